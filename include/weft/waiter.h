@@ -1,0 +1,92 @@
+/*
+ * The waiter seam: the one place where weft blocks.
+ *
+ * Every blocking primitive (mutex slow path, semaphore, wait group, RW lock, context wait,
+ * blocking queue pop) blocks through weft_park() and wakes through weft_unpark(), a
+ * parking lot keyed by address with futex semantics: weft_park(addr, v) sleeps only if
+ * *addr still equals v, checked under the lock that weft_unpark(addr) takes, so a wake
+ * cannot be lost between the caller's check and its sleep.
+ *
+ * How a parked caller actually sleeps is the parker's business (weft_waiter_ops). By
+ * default a thread sleeps on a futex in its own waiter record. The runtime installs, on
+ * each worker thread, ops that suspend the running fiber instead and let the worker run
+ * other tasks; sync/ never knows about fibers.
+ *
+ * Cancellation: a park given a weft_ctx registers with it; cancelling that context or any
+ * ancestor wakes the parked caller with ECANCELED. A context deadline shortens the park's
+ * own deadline, so no timer thread is needed.
+ */
+#ifndef WEFT_WAITER_H
+#define WEFT_WAITER_H
+
+#include <stdatomic.h>
+#include <weft/common.h>
+
+typedef struct weft_ctx weft_ctx;
+typedef struct weft_waiter weft_waiter;
+
+/*
+ * A parker: how the calling execution context sleeps and is woken.
+ * park(w, deadline_ns): block until unpark(w) has been called, or until deadline_ns
+ *   (CLOCK_MONOTONIC; WEFT_NO_DEADLINE = none) has passed. Returns 0 once unparked, or
+ *   ETIMEDOUT. It must not return 0 before unpark(w) was called (no spurious wake-ups:
+ *   loop internally), and it may be called again on the same w after an ETIMEDOUT.
+ * unpark(w): wake the caller parked (or about to park) on w; called at most once per
+ *   parking. The moment unpark makes w visibly woken, w's owner may return and w's memory
+ *   may be gone: read what you need from w first.
+ */
+typedef struct weft_waiter_ops {
+	int (*park)(weft_waiter *w, uint64_t deadline_ns);
+	void (*unpark)(weft_waiter *w);
+} weft_waiter_ops;
+
+/*
+ * One parked caller. It lives on the parked caller's stack for the length of a park.
+ * Fields marked private belong to the parking lot; a parker may use `word` and `data`.
+ */
+struct weft_waiter {
+	/* public, for the parker: 0 while parked, set non-zero by unpark. */
+	_Atomic uint32_t word;
+	void *data;
+	/* read-only for the parker */
+	const weft_waiter_ops *ops;
+	/* private */
+	const void *addr;
+	weft_waiter *next, *prev;     /* bucket queue, under the bucket lock */
+	weft_waiter *ctx_next, *ctx_prev; /* context's waiter list, under the context lock */
+	weft_ctx *ctx;
+	int reason;                   /* set by whoever dequeues: 0 or ECANCELED */
+	bool queued;                  /* in a bucket queue (under the bucket lock) */
+};
+
+/*
+ * weft_park - sleep while *addr == expected, until weft_unpark(addr, ...) wakes the caller,
+ * deadline_ns passes, or ctx is done.
+ * Returns: 0 when woken or when *addr != expected at the check (callers re-check their
+ *   condition either way), ETIMEDOUT when deadline_ns or a deadline of ctx (its own or an
+ *   ancestor's) passed, ECANCELED when ctx was cancelled (returned at once if it already was),
+ *   EINVAL for a NULL addr.
+ * Ordering: the comparison is made under the bucket lock that weft_unpark takes: whatever
+ *   a waker wrote before weft_unpark() is visible to the caller after it returns 0.
+ * Blocking: yes, through the calling thread's parker. Cancellation: ctx.
+ */
+WEFT_API int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns,
+		       weft_ctx *ctx);
+
+/*
+ * weft_unpark - wake up to n callers parked on addr, oldest first (n = INT32_MAX: all).
+ * Returns: the number woken. Thread-safety: any thread. Blocking: never sleeps (it takes a
+ * bucket lock briefly).
+ */
+WEFT_API int weft_unpark(const void *addr, int n);
+
+/*
+ * weft_waiter_ops_set - install the parker of the calling thread (NULL: the futex parker).
+ * The runtime does this on its worker threads. Returns the previous ops.
+ */
+WEFT_API const weft_waiter_ops *weft_waiter_ops_set(const weft_waiter_ops *ops);
+
+/* The futex parker, exported so that a custom parker can fall back to it. */
+WEFT_API extern const weft_waiter_ops weft_waiter_ops_futex;
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * The parking lot: a fixed hash table of buckets, each a lock and a FIFO of waiter records
+ * (WebKit's ParkingLot and Go's semaphore table work the same way).
+ *
+ * Protocol (why no wake-up is lost):
+ *   parker: lock bucket; if *addr != expected: unlock, return; enqueue w; unlock; park(w).
+ *   waker:  (changes *addr); lock bucket; dequeue up to n; unlock; unpark each.
+ * The waker's change to *addr precedes its lock of the bucket; the parker compares under
+ * that lock. Either the parker locked first, and is in the queue the waker scans, or the
+ * waker locked first, and the parker sees the new value and does not sleep.
+ *
+ * Invariants:
+ *   - w->queued is true exactly while w is in its bucket's queue; both change together,
+ *     under the bucket lock.
+ *   - Whoever dequeues w (weft_unpark, weft_lot_cancel, or its own timed-out owner) owns
+ *     the one wake: it sets w->reason under the bucket lock and, unless it is the owner,
+ *     calls w->ops->unpark(w) exactly once after unlocking.
+ *   - An owner whose park timed out but finds w dequeued waits for that coming unpark
+ *     before returning, so a waker never touches a dead record.
+ *
+ * Lock order: context lock, then bucket lock. Bucket locks are never held across a park
+ * or an unpark call, and never nest.
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include <weft/ctx.h>
+#include <weft/waiter.h>
+
+#include "ctx_internal.h"
+#include "parking_lot.h"
+
+#define LOT_BUCKETS 256 /* power of two */
+
+struct lot_bucket {
+	pthread_mutex_t lock;
+	weft_waiter *head, *tail;
+} __attribute__((aligned(WEFT_CACHELINE)));
+
+static struct lot_bucket lot[LOT_BUCKETS] = {
+	[0 ... LOT_BUCKETS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+};
+
+static __thread const weft_waiter_ops *thread_ops;
+
+static struct lot_bucket *lot_bucket_of(const void *addr)
+{
+	/* Fibonacci hashing of the address; drop the low bits that alignment zeroes. */
+	uint64_t h = ((uint64_t)(uintptr_t)addr >> 2) * UINT64_C(0x9E3779B97F4A7C15);
+	return &lot[h >> (64 - 8)];
+}
+
+_Static_assert(LOT_BUCKETS == 1 << 8, "lot_bucket_of shifts for 256 buckets");
+
+static void lot_enqueue(struct lot_bucket *b, weft_waiter *w)
+{
+	w->next = NULL;
+	w->prev = b->tail;
+	if (b->tail)
+		b->tail->next = w;
+	else
+		b->head = w;
+	b->tail = w;
+	w->queued = true;
+}
+
+static void lot_remove(struct lot_bucket *b, weft_waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		b->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		b->tail = w->prev;
+	w->queued = false;
+}
+
+const weft_waiter_ops *weft_waiter_ops_set(const weft_waiter_ops *ops)
+{
+	const weft_waiter_ops *old = thread_ops ? thread_ops : &weft_waiter_ops_futex;
+	thread_ops = ops;
+	return old;
+}
+
+/*
+ * The owner gives up waiting (timeout or cancellation found at registration). If w is still
+ * queued, take it out and report why; otherwise a waker owns the wake: wait for it.
+ */
+static int lot_leave(struct lot_bucket *b, weft_waiter *w, int why)
+{
+	pthread_mutex_lock(&b->lock);
+	bool was_queued = w->queued;
+	if (was_queued)
+		lot_remove(b, w);
+	pthread_mutex_unlock(&b->lock);
+	if (was_queued)
+		return why;
+	while (w->ops->park(w, WEFT_NO_DEADLINE) != 0)
+		;
+	return w->reason;
+}
+
+int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, weft_ctx *ctx)
+{
+	if (addr == NULL)
+		return EINVAL;
+	if (ctx != NULL) {
+		int err = weft_ctx_err(ctx);
+		if (err != 0)
+			return err;
+		uint64_t d = weft_ctx_deadline(ctx);
+		if (d < deadline_ns)
+			deadline_ns = d;
+	}
+	if (deadline_ns != WEFT_NO_DEADLINE && weft_now_ns() >= deadline_ns)
+		return ETIMEDOUT;
+
+	weft_waiter w = { .ops = thread_ops ? thread_ops : &weft_waiter_ops_futex, .addr = addr };
+	struct lot_bucket *b = lot_bucket_of(addr);
+	pthread_mutex_lock(&b->lock);
+	/* Relaxed: the bucket lock orders this load against the waker's store (see top). */
+	if (atomic_load_explicit(addr, memory_order_relaxed) != expected) {
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
+	lot_enqueue(b, &w);
+	pthread_mutex_unlock(&b->lock);
+
+	int r;
+	if (ctx != NULL && (r = weft_ctx_waiter_add(ctx, &w)) != 0) {
+		/* Cancelled between the check above and the registration. */
+		return lot_leave(b, &w, r);
+	}
+	r = w.ops->park(&w, deadline_ns);
+	r = r == 0 ? w.reason : lot_leave(b, &w, ETIMEDOUT);
+	if (ctx != NULL)
+		weft_ctx_waiter_remove(ctx, &w);
+	return r;
+}
+
+int weft_unpark(const void *addr, int n)
+{
+	if (addr == NULL || n <= 0)
+		return 0;
+	struct lot_bucket *b = lot_bucket_of(addr);
+	weft_waiter *woken = NULL, **tail = &woken;
+	int count = 0;
+	pthread_mutex_lock(&b->lock);
+	for (weft_waiter *w = b->head, *next; w != NULL && count < n; w = next) {
+		next = w->next;
+		if (w->addr != addr)
+			continue;
+		lot_remove(b, w);
+		w->reason = 0;
+		w->next = NULL;
+		*tail = w;
+		tail = &w->next;
+		count++;
+	}
+	pthread_mutex_unlock(&b->lock);
+	for (weft_waiter *w = woken, *next; w != NULL; w = next) {
+		next = w->next; /* read before the unpark: w may be gone after it */
+		w->ops->unpark(w);
+	}
+	return count;
+}
+
+void weft_lot_cancel(weft_waiter *w)
+{
+	struct lot_bucket *b = lot_bucket_of(w->addr);
+	pthread_mutex_lock(&b->lock);
+	bool was_queued = w->queued;
+	if (was_queued) {
+		lot_remove(b, w);
+		w->reason = ECANCELED;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (was_queued)
+		w->ops->unpark(w);
+}
