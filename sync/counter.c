@@ -46,8 +46,17 @@ void weft_shard_counter_destroy(weft_shard_counter *c)
 	weft_mem_free(c);
 }
 
-void weft_shard_counter_add_overflow_(weft_shard_counter *c, int64_t n)
+void weft_shard_counter_add_slow_(weft_shard_counter *c, int64_t n)
 {
+	uint32_t i = weft_thread_index(); /* assigns one on first use */
+	if (i < c->nslots) {
+		_Atomic int64_t *v = &c->slots[i].value;
+		/* Relaxed: the caller's own slot, as in the inline fast path. */
+		int64_t old = atomic_load_explicit(v, memory_order_relaxed);
+		atomic_store_explicit(v, (int64_t)((uint64_t)old + (uint64_t)n),
+				      memory_order_relaxed);
+		return;
+	}
 	/* Relaxed: a count; several threads share this slot, hence the read-modify-write. */
 	atomic_fetch_add_explicit(&c->overflow, n, memory_order_relaxed);
 }

@@ -101,20 +101,23 @@ WEFT_API int weft_shard_counter_create(weft_shard_counter **c);
  */
 WEFT_API void weft_shard_counter_destroy(weft_shard_counter *c);
 
-/* Slow path of weft_shard_counter_add: the shared overflow slot. */
-WEFT_API void weft_shard_counter_add_overflow_(weft_shard_counter *c, int64_t n);
+/* Slow path of weft_shard_counter_add: index not yet assigned, or beyond the slots. */
+WEFT_API void weft_shard_counter_add_slow_(weft_shard_counter *c, int64_t n);
 
 /*
  * weft_shard_counter_add - add n to the calling thread's slot (wrapping on overflow).
  * Cost: a thread-local load, a bounds check, a relaxed load and a relaxed store to a line
- * no other thread writes. Threads beyond the slot count take an atomic fetch-and-add on
- * the shared overflow slot.
+ * no other thread writes (no call, no stack frame: the slow path is a tail call). Threads
+ * beyond the slot count take an atomic fetch-and-add on the shared overflow slot.
  * Thread-safety: any thread; c must be a live counter (not checked).
  * Ordering: relaxed; see the read semantics at the top of this header.
  */
 static inline void weft_shard_counter_add(weft_shard_counter *c, int64_t n)
 {
-	uint32_t i = weft_thread_index();
+	/* weft_thread_index() inlined by hand: a thread without an index yet has 0 here,
+	 * which wraps to UINT32_MAX and fails the bounds check, so one compare covers both
+	 * slow cases and the fast path needs no call (and so no stack frame). */
+	uint32_t i = weft_thread_index_plus1_ - 1u;
 	if (WEFT_LIKELY(i < c->nslots)) {
 		_Atomic int64_t *v = &c->slots[i].value;
 		/* Relaxed load + store: only this thread writes this slot (its index is unique
@@ -124,7 +127,7 @@ static inline void weft_shard_counter_add(weft_shard_counter *c, int64_t n)
 				      memory_order_relaxed);
 		return;
 	}
-	weft_shard_counter_add_overflow_(c, n);
+	weft_shard_counter_add_slow_(c, n);
 }
 
 /*
