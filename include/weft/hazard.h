@@ -228,6 +228,13 @@ WEFT_API int weft_hazard_retire(weft_hazard_domain *d, void *ptr, void (*free_fn
 WEFT_API void weft_hazard_scan(weft_hazard_domain *d);
 
 /*
+ * weft_hazard_domain_scan - weft_hazard_scan, then the same for every record no thread
+ * owns (lists left behind by exited threads whose records nobody reused yet).
+ * Thread-safety: any thread. Cost: one scan per such record.
+ */
+WEFT_API void weft_hazard_domain_scan(weft_hazard_domain *d);
+
+/*
  * weft_hazard_bound_per_record - the most nodes one record's retired list can hold in d
  * right now: H + threshold(R) (see the top). The domain-wide bound is R times this.
  */
