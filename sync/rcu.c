@@ -10,7 +10,11 @@
  * outermost unlock releases rcu_tsan_gp and each callback acquires it first; a retire
  * releases its head and the callback acquires it. This claims exactly liburcu's guarantee.
  */
+#if !defined(WEFT_TSAN) && !defined(__SANITIZE_THREAD__)
+/* liburcu's inline read side. Under TSan we call the (uninstrumented) library instead:
+ * inlined, its grace-period wake-up flag is a plain racy int that TSan would report. */
 #define _LGPL_SOURCE
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <stdalign.h>
