@@ -281,6 +281,9 @@ static void enomem_paths(weft_msq_reclaim how)
 	CHECK(item == (void *)3);
 	CHECK_EQ(weft_msq_pop(q, &item), EAGAIN);
 	weft_msq_destroy(q);
+	/* Retired nodes are freed through the allocator in force then: let RCU's finish
+	 * before switching back (weft_allocator_set must not race frees). */
+	CHECK_EQ(weft_rcu_barrier(), 0);
 	weft_allocator_set(NULL);
 }
 
