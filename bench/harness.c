@@ -146,7 +146,7 @@ static void *thread_main(void *arg)
 	while (ok && atomic_load_explicit(&r->phase, memory_order_relaxed) == PH_WARMUP)
 		t->ops += r->impl->op(r->state, t);
 	if (ok && r->impl->settle)
-		r->impl->settle(r->state, t, BENCH_SETTLE_WARMUP);
+		t->ops += r->impl->settle(r->state, t, BENCH_SETTLE_WARMUP);
 	/* Release: pairs with main's acquire count of arrivals. */
 	atomic_fetch_add_explicit(&r->arrived, 1, memory_order_release);
 	wait_phase(r, PH_GO);
@@ -164,11 +164,15 @@ static void *thread_main(void *arg)
 		if (t->counted)
 			atomic_store_explicit(&t->published, t->measured_ops, memory_order_relaxed);
 	}
-	r->end_ns[t->id] = bench_now_ns();
 	if (t->quota)
 		atomic_fetch_sub_explicit(&r->quota_left, 1, memory_order_relaxed);
-	if (ok && r->impl->settle)
-		r->impl->settle(r->state, t, BENCH_SETTLE_END);
+	if (ok && r->impl->settle) {
+		uint64_t n = r->impl->settle(r->state, t, BENCH_SETTLE_END);
+		t->ops += n;
+		if (r->ops_mode)
+			t->measured_ops += n;
+	}
+	r->end_ns[t->id] = bench_now_ns();
 	if (r->impl->thread_fini)
 		r->impl->thread_fini(r->state, t);
 	return NULL;

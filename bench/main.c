@@ -476,14 +476,18 @@ int main(int argc, char **argv)
 			if (!found) {
 				char names[2048];
 				impl_names(suites, nsuites, names, sizeof names);
-				return usage_error("unknown implementation '%s' in the chosen suites",
-						   tok, names);
+				int rc = usage_error("unknown implementation '%s' in the chosen suites",
+						     tok, names);
+				free(impl_buf);
+				return rc;
 			}
 			impl_list[n++] = tok;
 		}
 		impl_list[n] = NULL;
-		if (n == 0)
+		if (n == 0) {
+			free(impl_buf);
 			return usage_error("%s", "--impl needs at least one name", NULL);
+		}
 		cfg.impls = impl_list;
 	}
 	/* Explicitly named suites that cannot run are an error; "all" skips them. */
