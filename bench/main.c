@@ -536,6 +536,10 @@ int main(int argc, char **argv)
 	size_t total = 0, done = 0;
 	for (size_t i = 0; i < nrun; i++)
 		total += count_runs(run_list[i], &cfg);
+	if (!quiet && !cfg.ops)
+		fprintf(stderr, "weft-bench: %zu runs of %.3g s + %.3g s warmup: about %.0f s\n",
+			total, cfg.duration_s, cfg.warmup_s,
+			(double)total * (cfg.duration_s + cfg.warmup_s + 0.005));
 	int failures = 0;
 	for (size_t i = 0; i < nrun; i++)
 		failures += run_suite(run_list[i], &r, &cfg, show, &done, total);
