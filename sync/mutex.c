@@ -67,7 +67,7 @@ int weft_mutex_destroy(weft_mutex *m)
 	return 0;
 }
 
-void weft_mutex_misuse_(const weft_mutex *m, const char *what)
+_Noreturn void weft_mutex_misuse_(const weft_mutex *m, const char *what)
 {
 	fprintf(stderr, "weft: weft_mutex %p: %s (holder index+1 %u, caller index %u)\n",
 		(const void *)m, what,

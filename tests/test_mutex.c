@@ -95,7 +95,7 @@ WEFT_STRESS(exclusion)
 /* Yields inside the critical section make waiters park: the sleep/wake path, many times. */
 WEFT_STRESS(exclusion_parking)
 {
-	run_exclusion(8, weft_test_scale(20000), 2);
+	run_exclusion(8, weft_test_scale(10000), 2);
 }
 
 /* One CPU for everything: nothing may wait for another core to make progress. */
@@ -333,7 +333,7 @@ static void *give_up_canceller(void *arg)
 WEFT_STRESS(waiters_giving_up_lose_no_wakeup)
 {
 	alarm(240);
-	uint64_t rounds = weft_test_scale(1500);
+	uint64_t rounds = weft_test_scale(1000);
 	uint64_t rng = 42;
 	unsigned gave_up = 0, got = 0;
 	for (uint64_t round = 0; round < rounds; round++) {

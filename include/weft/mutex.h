@@ -15,13 +15,14 @@
  * for it, which keeps the lock moving between running threads when threads outnumber CPUs.
  * Not fair, not recursive.
  *
- * Caller-owned and small (8 bytes: the state word and the holder's index); initialise with WEFT_MUTEX_INITIALIZER or
- * weft_mutex_init(). No allocation anywhere. A mutex may be destroyed (or its memory
- * reused) once it is unlocked and no thread will touch it again.
+ * Caller-owned and small (8 bytes: the state word and the holder's index); initialise with
+ * WEFT_MUTEX_INITIALIZER or weft_mutex_init(). No allocation anywhere. A mutex may be
+ * destroyed (or its memory reused) once it is unlocked and no thread will touch it again;
+ * the thread that unlocked it last may do so at once (see above).
  *
  * Misuse: unlocking a mutex the caller does not hold is undefined. Code compiled with
- * WEFT_DEBUG_CHECKS defined (weft's own debug and sanitizer builds define it for weft and
- * its tests) checks it: the mutex records its holder's weft_thread_index(), and such an
+ * WEFT_DEBUG_CHECKS defined (a build configured with -DWEFT_DEBUG_CHECKS=ON defines it for
+ * weft and its tests) checks it: the mutex records its holder's weft_thread_index(), and such an
  * unlock prints what happened and aborts.
  */
 #ifndef WEFT_MUTEX_H
@@ -46,8 +47,7 @@ typedef struct weft_mutex {
 /* Private: the library side of the inline calls below. */
 WEFT_API int weft_mutex_lock_slow_(weft_mutex *m, weft_ctx *ctx);
 WEFT_API void weft_mutex_wake_(weft_mutex *m);
-WEFT_API void weft_mutex_misuse_(const weft_mutex *m, const char *what)
-	__attribute__((noreturn));
+WEFT_API _Noreturn void weft_mutex_misuse_(const weft_mutex *m, const char *what);
 
 /* Private: the holder's index as the owner field stores it (0: no index, unknown). */
 static inline uint32_t weft_mutex_self_(void)
