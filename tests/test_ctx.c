@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <weft/brwlock.h>
 #include <weft/ctx.h>
+#include <weft/rwlock.h>
 #include <weft/sem.h>
 #include <weft/waiter.h>
 #include <weft/wg.h>
@@ -28,12 +30,34 @@ static void sleep_ms(long ms)
 
 static weft_sem never_posted; /* value 0 throughout */
 static weft_wg never_done;    /* count 1 throughout */
+static weft_rwlock rw_read_held, rw_write_held; /* held by the test's main thread */
+static weft_brwlock *brw_read_held, *brw_write_held;
 
+/* Once per process (each case runs in its own process); the locks stay held to the end. */
 static void kinds_setup(void)
 {
 	weft_sem_init(&never_posted, 0);
 	weft_wg_init(&never_done);
 	weft_wg_add(&never_done, 1);
+	CHECK_EQ(weft_rwlock_init(&rw_read_held), 0);
+	CHECK_EQ(weft_rwlock_init(&rw_write_held), 0);
+	CHECK_EQ(weft_rwlock_tryrdlock(&rw_read_held), 0);
+	CHECK_EQ(weft_rwlock_trywrlock(&rw_write_held), 0);
+	CHECK_EQ(weft_brwlock_create(&brw_read_held), 0);
+	CHECK_EQ(weft_brwlock_create(&brw_write_held), 0);
+	CHECK_EQ(weft_brwlock_tryrdlock(brw_read_held), 0);
+	CHECK_EQ(weft_brwlock_trywrlock(brw_write_held), 0);
+}
+
+/* Let the held locks go and free them (ASan's leak check runs at exit). */
+static void kinds_teardown(void)
+{
+	CHECK_EQ(weft_rwlock_rdunlock(&rw_read_held), 0);
+	CHECK_EQ(weft_rwlock_wrunlock(&rw_write_held), 0);
+	CHECK_EQ(weft_brwlock_rdunlock(brw_read_held), 0);
+	CHECK_EQ(weft_brwlock_wrunlock(brw_write_held), 0);
+	weft_brwlock_destroy(brw_read_held);
+	weft_brwlock_destroy(brw_write_held);
 }
 
 static int wait_ctx(weft_ctx *ctx)
@@ -51,7 +75,31 @@ static int wait_wg(weft_ctx *ctx)
 	return weft_wg_wait(&never_done, ctx);
 }
 
-/* Each entry blocks until ctx is done (its object never becomes ready) and returns why. */
+static int wait_rwlock_wr(weft_ctx *ctx)
+{
+	return weft_rwlock_wrlock(&rw_read_held, ctx);
+}
+
+static int wait_rwlock_rd(weft_ctx *ctx)
+{
+	return weft_rwlock_rdlock(&rw_write_held, ctx);
+}
+
+static int wait_brwlock_wr(weft_ctx *ctx)
+{
+	return weft_brwlock_wrlock(brw_read_held, ctx);
+}
+
+static int wait_brwlock_rd(weft_ctx *ctx)
+{
+	return weft_brwlock_rdlock(brw_write_held, ctx);
+}
+
+/*
+ * Each entry blocks until ctx is done (its object never becomes ready: never posted,
+ * never done, or held by the main thread) and returns why. Add the mutex here when it
+ * lands: { "mutex", wait_mutex } with a mutex the main thread holds.
+ */
 static const struct wait_kind {
 	const char *name;
 	int (*wait)(weft_ctx *ctx);
@@ -59,6 +107,10 @@ static const struct wait_kind {
 	{ "ctx_wait", wait_ctx },
 	{ "sem", wait_sem },
 	{ "wg", wait_wg },
+	{ "rwlock_wr", wait_rwlock_wr },
+	{ "rwlock_rd", wait_rwlock_rd },
+	{ "brwlock_wr", wait_brwlock_wr },
+	{ "brwlock_rd", wait_brwlock_rd },
 };
 #define NKINDS (sizeof(wait_kinds) / sizeof(wait_kinds[0]))
 
@@ -248,6 +300,7 @@ WEFT_STRESS(tree_cancel_reaches_exactly_the_subtree)
 	unsigned under = 0, other = 0;
 	for (uint64_t r = 0; r < rounds; r++)
 		tree_round(&rng, nwaiters, &under, &other);
+	kinds_teardown();
 	printf("%llu trees of %d nodes, %d waiters each over %zu primitives: %u woken by the "
 	       "subtree cancel (ECANCELED), %u left blocked until the root's\n",
 	       (unsigned long long)rounds, TREE_NODES, nwaiters, NKINDS, under, other);
@@ -305,6 +358,7 @@ WEFT_TEST(deadlines_not_early)
 			weft_ctx_release(parents[i]);
 		}
 	}
+	kinds_teardown();
 	/* Printed, not asserted: timings mean nothing on a shared 2-core machine. */
 	printf("deadlines over %zu primitives: none early, worst lateness %.3f ms\n", NKINDS,
 	       (double)worst / 1e6);
@@ -354,6 +408,7 @@ WEFT_TEST(blocking_calls_return_ctx_err)
 		weft_ctx_release(t.ctx);
 		weft_ctx_release(root);
 	}
+	kinds_teardown();
 }
 
 /* ---- the two use-after-free fixes ---- */
