@@ -268,6 +268,15 @@ void weft_fiber_thread_fini(weft_fiber *self)
 /* Only before the switch does this frame touch TLS; after it, it may be on another thread. */
 static inline void fiber_switch(weft_fiber *from, weft_fiber *to, bool final)
 {
+#if defined(WEFT_DEBUG_CHECKS)
+	if (from != tls_current || to == from) {
+		static const char msg[] = "weft: weft_fiber_switch: from is not the running fiber, "
+					  "or from == to\n";
+		ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+		(void)r;
+		abort();
+	}
+#endif
 	to->switch_from = from;
 	tls_current = to;
 	weft_fiber_san_before_switch(&from->san, &to->san, to->stack_lo, to->stack_size, final);

@@ -486,13 +486,20 @@ WEFT_TEST(other_faults_not_reported_as_overflow)
 {
 	char out[16384];
 	int status = run_child(wild_fault_child, out, sizeof out);
-	CHECK(WIFSIGNALED(status));
-	/* plain build: the default action (SIGSEGV); ASan's chained handler aborts */
-	if (weft_test_sanitized())
-		CHECK(WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGABRT);
-	else
-		CHECK_EQ(WTERMSIG(status), SIGSEGV);
 	CHECK(strstr(out, "fiber stack overflow") == NULL);
+	if (weft_test_sanitized()) {
+		/* the sanitizer's own SEGV report: ASan aborts (abort_on_error), TSan exits 66 */
+		int reported = strstr(out, "Sanitizer") != NULL && strstr(out, "SEGV") != NULL;
+		int died = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+						   WEXITSTATUS(status) != 4);
+		if (!(reported && died))
+			fprintf(stderr, "child status %#x, stderr:\n%s\n", status, out);
+		CHECK(reported && died);
+	} else {
+		/* plain build: the default action re-raises the fault */
+		CHECK(WIFSIGNALED(status));
+		CHECK_EQ(WTERMSIG(status), SIGSEGV);
+	}
 }
 
 /* ---- a raw switch timing, printed only (timings are meaningless on a loaded machine) ---- */
@@ -520,12 +527,18 @@ WEFT_TEST(switch_cost_printed)
 	struct timing t;
 	CHECK_EQ(weft_fiber_thread_init(&t.main), 0);
 	CHECK_EQ(weft_fiber_create(&t.self, 64 * 1024, timing_fiber, &t), 0);
-	uint64_t n = weft_test_scale(5000000);
+	/* Time-bounded (about 0.1 s a repetition), as the ucontext switch is 100x slower. */
+	enum { BATCH = 10000 };
 	double best = 1e9, best_cpu = 1e9;
+	uint64_t n = 0;
 	for (int rep = 0; rep < 5; rep++) {
 		uint64_t t0 = weft_now_ns(), c0 = thread_cpu_ns();
-		for (uint64_t i = 0; i < n; i++)
-			weft_fiber_switch(t.main, t.self); /* two switches per iteration */
+		n = 0;
+		do {
+			for (int i = 0; i < BATCH; i++)
+				weft_fiber_switch(t.main, t.self); /* two switches per iteration */
+			n += BATCH;
+		} while (weft_now_ns() - t0 < 100 * 1000 * 1000);
 		double ns = (double)(weft_now_ns() - t0) / (double)(2 * n);
 		double cpu = (double)(thread_cpu_ns() - c0) / (double)(2 * n);
 		best = ns < best ? ns : best;
