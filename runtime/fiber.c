@@ -359,6 +359,9 @@ static void overflow_handler(int sig, siginfo_t *info, void *uctx)
 	signal(sig, SIG_DFL);
 }
 
+/* Room for our report, or for ASan's or a chained handler's. */
+#define ALTSTACK_SIZE ((size_t)64 * 1024)
+
 /* Frees the thread's alternate signal stack when the thread exits. */
 static pthread_key_t altstack_key;
 static pthread_once_t altstack_key_once = PTHREAD_ONCE_INIT;
@@ -370,7 +373,7 @@ static void altstack_free(void *map)
 	memset(&off, 0, sizeof off);
 	off.ss_flags = SS_DISABLE;
 	sigaltstack(&off, NULL);
-	munmap(map, (size_t)64 * 1024);
+	munmap(map, ALTSTACK_SIZE);
 }
 
 static void altstack_key_create(void)
@@ -388,7 +391,7 @@ static int altstack_install(void)
 	pthread_once(&altstack_key_once, altstack_key_create);
 	if (altstack_key_err != 0)
 		return altstack_key_err;
-	size_t size = (size_t)64 * 1024; /* room for ASan's or a chained handler's report */
+	size_t size = ALTSTACK_SIZE;
 	void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return ENOMEM;
