@@ -41,7 +41,7 @@
 #include "../sync/alloc.h"
 
 typedef struct deque_array {
-	int64_t mask;              /* capacity - 1; capacity a power of two */
+	int64_t mask;		   /* capacity - 1; capacity a power of two */
 	struct deque_array *older; /* retired list (owner-private), newest first */
 	_Atomic(void *) slots[];   /* atomic: a thief may read a slot the owner writes */
 } deque_array;
@@ -63,8 +63,7 @@ static deque_array *array_new(int64_t capacity)
 	if (capacity > DEQUE_MAX_CAPACITY ||
 	    (uint64_t)capacity > (SIZE_MAX - sizeof(deque_array)) / sizeof(void *))
 		return NULL;
-	deque_array *a =
-		weft_mem_alloc(sizeof(deque_array) + (size_t)capacity * sizeof(void *), 0);
+	deque_array *a = weft_mem_alloc(sizeof(deque_array) + (size_t)capacity * sizeof(void *), 0);
 	if (a == NULL)
 		return NULL;
 	a->mask = capacity - 1;
@@ -116,7 +115,7 @@ static deque_array *deque_grow(weft_deque *d, deque_array *old, int64_t t, int64
 	if (a == NULL)
 		return NULL;
 	for (int64_t i = t; i < b; i++) {
-		/* relaxed: the owner wrote these slots itself; the release below publishes the copy */
+		/* relaxed: the owner wrote these slots; the release below publishes the copy */
 		void *x = atomic_load_explicit(&old->slots[i & old->mask], memory_order_relaxed);
 		atomic_store_explicit(&a->slots[i & a->mask], x, memory_order_relaxed);
 	}
@@ -180,9 +179,8 @@ void *weft_deque_pop(weft_deque *d)
 		/* The last item: race the thieves for it by moving top, as a thief would.
 		 * seq_cst: totally ordered with the thieves' CAS on top; failure relaxed: we only
 		 * learn that a thief won */
-		if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
-							     memory_order_seq_cst,
-							     memory_order_relaxed))
+		if (!atomic_compare_exchange_strong_explicit(
+			&d->top, &t, t + 1, memory_order_seq_cst, memory_order_relaxed))
 			x = NULL;
 		/* release: as the first store; top is now b + 1 either way, so this restores
 		 * bottom == top (empty) */

@@ -28,20 +28,21 @@
 #if defined(WEFT_FIBER_UCONTEXT)
 #include <ucontext.h>
 #elif !defined(__x86_64__) && !defined(__aarch64__)
-#error "weft fibers: no assembly switch for this architecture; configure with -DWEFT_FIBER_UCONTEXT=ON"
+#error                                                                                             \
+    "weft fibers: no assembly switch for this architecture; configure with -DWEFT_FIBER_UCONTEXT=ON"
 #endif
 
 struct weft_fiber {
-	void *sp;             /* saved stack pointer while suspended (assembly switch) */
-	weft_fiber_fn fn;     /* the body, and its argument */
+	void *sp;	  /* saved stack pointer while suspended (assembly switch) */
+	weft_fiber_fn fn; /* the body, and its argument */
 	void *arg;
 	weft_fiber *switch_from; /* who last switched to this fiber (for ASan bookkeeping) */
-	char *map;            /* the mapping: guard page(s) at map, then the stack; NULL for a
-			       * thread's own fiber */
+	char *map;		 /* the mapping: guard page(s) at map, then the stack; NULL for a
+				  * thread's own fiber */
 	size_t map_size;
-	char *stack_lo;       /* lowest usable stack byte; for a thread fiber, its stack bounds */
-	size_t stack_size;    /* usable bytes above stack_lo */
-	bool is_thread;       /* made by weft_fiber_thread_init */
+	char *stack_lo;	   /* lowest usable stack byte; for a thread fiber, its stack bounds */
+	size_t stack_size; /* usable bytes above stack_lo */
+	bool is_thread;	   /* made by weft_fiber_thread_init */
 	struct weft_fiber_san san; /* sanitizer and Valgrind state (fiber_sanitize.h) */
 #if defined(WEFT_FIBER_UCONTEXT)
 	ucontext_t uc;
@@ -139,7 +140,7 @@ static void fiber_prepare(weft_fiber *f)
 	 * 8 mod 16 as at any function entry; the 0 there is fiber_entry's (fake) return
 	 * address, so unwinders stop. */
 	uint64_t *s = (uint64_t *)top;
-	*--s = 0;                        /* fake return address of fiber_entry */
+	*--s = 0;				 /* fake return address of fiber_entry */
 	*--s = (uint64_t)(uintptr_t)fiber_entry; /* popped by ret */
 	for (int i = 0; i < 6; i++)
 		*--s = 0; /* rbp rbx r12 r13 r14 r15; rbp 0 ends frame-pointer chains */
@@ -302,7 +303,7 @@ void weft_fiber_switch_final(weft_fiber *from, weft_fiber *to)
 /* ---- the overflow handler ---- */
 
 static struct sigaction overflow_previous; /* the SIGSEGV disposition we replaced */
-static _Atomic int overflow_installed;     /* 0 no, 1 installing, 2 yes */
+static _Atomic int overflow_installed;	   /* 0 no, 1 installing, 2 yes */
 
 static size_t format_u64(char *buf, uint64_t v)
 {

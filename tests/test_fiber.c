@@ -84,7 +84,7 @@ static void pong_main(void *arg)
 
 WEFT_TEST(ping_pong)
 {
-	struct pingpong p = { .rounds = weft_test_scale(100000) };
+	struct pingpong p = {.rounds = weft_test_scale(100000)};
 	CHECK_EQ(weft_fiber_thread_init(&p.main), 0);
 	CHECK_EQ(weft_fiber_create(&p.a, 64 * 1024, ping_main, &p), 0);
 	CHECK_EQ(weft_fiber_create(&p.b, 64 * 1024, pong_main, &p), 0);
@@ -146,7 +146,7 @@ WEFT_TEST(create_reset_destroy)
 	while (done < n) {
 		struct churn c[BATCH];
 		for (int i = 0; i < BATCH; i++) {
-			c[i] = (struct churn){ .main = main_fiber };
+			c[i] = (struct churn){.main = main_fiber};
 			CHECK_EQ(weft_fiber_create(&c[i].self, 32 * 1024, churn_first, &c[i]), 0);
 		}
 		for (int i = 0; i < BATCH; i++) {
@@ -249,7 +249,7 @@ static void fp_fiber(void *arg)
 
 WEFT_TEST(fp_control_per_fiber)
 {
-	struct fpstate s = { 0 };
+	struct fpstate s = {0};
 	CHECK_EQ(get_round(), ROUND_NEAREST);
 	CHECK_EQ(weft_fiber_thread_init(&s.main), 0);
 	CHECK_EQ(weft_fiber_create(&s.self, 64 * 1024, fp_fiber, &s), 0);
@@ -292,9 +292,9 @@ __attribute__((noinline)) static pthread_t self_get(void)
 
 struct migrate {
 	weft_fiber *fiber;
-	weft_fiber *home;    /* the thread fiber that resumed the fiber, set before each resume */
-	pthread_t resumer;   /* that thread */
-	int errno_in;        /* the resumer's errno at the resume */
+	weft_fiber *home;  /* the thread fiber that resumed the fiber, set before each resume */
+	pthread_t resumer; /* that thread */
+	int errno_in;	   /* the resumer's errno at the resume */
 	uint64_t rounds;
 	_Atomic uint64_t turn; /* even: thread 0 resumes the fiber, odd: thread 1 */
 	int failed;
@@ -367,10 +367,10 @@ static void *migrate_thread_main(void *arg)
 
 WEFT_TEST(migrate_between_threads)
 {
-	struct migrate m = { .rounds = weft_test_scale(20000) };
+	struct migrate m = {.rounds = weft_test_scale(20000)};
 	CHECK_EQ(weft_fiber_create(&m.fiber, 64 * 1024, migrating_fiber, &m), 0);
-	struct migrate_thread t[2] = { { &m, 0, 0 }, { &m, 1, 0 } };
-	void *args[2] = { &t[0], &t[1] };
+	struct migrate_thread t[2] = {{&m, 0, 0}, {&m, 1, 0}};
+	void *args[2] = {&t[0], &t[1]};
 	weft_test_run_threads(2, migrate_thread_main, args);
 	CHECK_EQ(m.failed, 0);
 	CHECK_EQ(t[0].failed, 0);
@@ -460,8 +460,8 @@ WEFT_TEST(stack_overflow_dies_with_message)
 			   "weft_rt_config.stack_size";
 	int have_ours = strstr(out, ours) != NULL;
 	/* ASan may see the fault first and report a stack overflow itself. */
-	int have_asan = strstr(out, "AddressSanitizer") != NULL &&
-			strstr(out, "stack-overflow") != NULL;
+	int have_asan =
+	    strstr(out, "AddressSanitizer") != NULL && strstr(out, "stack-overflow") != NULL;
 	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) ||
 	    !(have_ours || (weft_test_sanitized() && have_asan))) {
 		fprintf(stderr, "child status %#x, stderr:\n%s\n", status, out);
