@@ -1,0 +1,131 @@
+/* Private: the runtime's shared structures (workers, the runtime, work items). */
+#ifndef WEFT_RUNTIME_SCHED_H
+#define WEFT_RUNTIME_SCHED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <weft/deque.h>
+#include <weft/runtime.h>
+
+/*
+ * Work items are tagged pointers (the low two bits): a fork task (weft_task *, tag 0), a
+ * spawned task (struct go_task *, tag 1), a fiber to resume (tag 2). Every item is
+ * non-NULL, as the deque and the queues require.
+ */
+enum { ITEM_FORK = 0, ITEM_GO = 1, ITEM_FIBER = 2, ITEM_TAG_MASK = 3 };
+
+static inline void *item_make(const void *p, unsigned tag)
+{
+	return (void *)((uintptr_t)p | tag);
+}
+static inline unsigned item_tag(const void *item)
+{
+	return (unsigned)((uintptr_t)item & ITEM_TAG_MASK);
+}
+static inline void *item_ptr(const void *item)
+{
+	return (void *)((uintptr_t)item & ~(uintptr_t)ITEM_TAG_MASK);
+}
+
+/* A spawned task: its record is recycled through the running worker's free list. */
+struct go_task {
+	void (*fn)(void *);
+	void *arg;
+	struct go_task *next; /* free list */
+};
+
+/* Fork-task states (weft_task.state). */
+enum { FORK_PENDING = 0, FORK_WAITING = 1, FORK_DONE = 2 };
+#define FORK_MAGIC 0x77e4f7a5u
+
+/* Counters written only by the worker's own thread (relaxed), read by weft_rt_stats. */
+struct worker_counters {
+	_Atomic uint64_t tasks_run, steals_attempted, steals, parks, wakeups_no_work;
+	_Atomic uint64_t fiber_parks, fiber_switches;
+};
+
+struct worker {
+	weft_deque *deque;
+	/* The LIFO slot: the most recently woken fiber; owner and thieves exchange it. */
+	_Atomic(void *) lifo;
+	weft_rt *rt;
+	unsigned index;
+	uint64_t rng;  /* victim order */
+	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
+	bool searching;
+	unsigned help_depth; /* nested helps by joins under WEFT_SCHED_SHARED */
+	/* Free go_task records: owner only. */
+	struct go_task *free_tasks;
+	unsigned free_count;
+	/* Quiescence (weft_rt_stop): tasks spawned here and tasks completed here, written by
+	 * this worker only (release: pairs with the acquire loads in rt_quiescent). */
+	_Alignas(WEFT_PADDING) _Atomic uint64_t spawned;
+	_Atomic uint64_t completed;
+	struct worker_counters c;
+	/* Idle parking, see park.c: the futex word and the idle-stack link (under idle_lock). */
+	_Alignas(WEFT_PADDING) _Atomic uint32_t wake;
+	struct worker *idle_next;
+	bool idle; /* on the idle stack (under idle_lock) */
+	pthread_t thread;
+} __attribute__((aligned(WEFT_PADDING)));
+
+/* The built-in injection queue: a growable ring under a mutex. */
+struct inject {
+	pthread_mutex_t lock;
+	void **ring;
+	size_t cap, head, count;
+	/* count, readable without the lock for emptiness checks (written under it). */
+	_Atomic size_t len;
+	weft_queue *q; /* the configured weft_queue kind, or NULL: the ring only */
+};
+
+#define EXT_CLOSED (UINT64_C(1) << 63)
+
+struct weft_rt {
+	weft_rt_config cfg;
+	unsigned nworkers;
+	struct worker **workers;
+	struct inject inject;
+
+	/* Idle parking (park.c). */
+	_Alignas(WEFT_PADDING) pthread_mutex_t idle_lock;
+	struct worker *idle_head; /* under idle_lock */
+	_Atomic unsigned nidle, nsearching;
+
+	/* Shutdown (rt.c). ext_spawned: tasks accepted from outside the workers, with
+	 * EXT_CLOSED set once stop began (a CAS refuses new ones atomically). */
+	_Alignas(WEFT_PADDING) _Atomic uint64_t ext_spawned;
+	_Atomic bool closing;   /* best-effort refusal inside workers */
+	_Atomic bool shutdown;  /* workers exit once they find no work */
+	_Atomic uint32_t quiesce_word; /* bumped by workers going idle while closing */
+	_Atomic unsigned started;      /* workers that got running (start barrier) */
+};
+
+/* worker.c */
+struct worker *weft_worker_self(void); /* the calling thread's worker, or NULL; re-read
+					 * after anything that may switch fibers */
+void weft_worker_set_self(struct worker *w);
+void weft_worker_loop(void);
+void weft_run_item(struct worker *w, void *item, bool stolen);
+void *weft_worker_steal_from(struct worker *self, struct worker *victim);
+void weft_go_record_free(struct worker *w, struct go_task *g);
+
+/* inject.c */
+int weft_inject_init(struct inject *q, weft_rt_config *cfg);
+void weft_inject_fini(struct inject *q);
+int weft_inject_push(struct inject *q, void *item);
+void *weft_inject_pop(struct inject *q);
+bool weft_inject_maybe_nonempty(struct inject *q);
+
+/* park.c */
+void weft_park_notify(weft_rt *rt, bool fence);
+void weft_park_idle(struct worker *w);
+void weft_park_leave_searching(struct worker *w);
+bool weft_park_try_search(struct worker *w);
+void weft_park_wake_all(weft_rt *rt);
+
+/* task.c */
+void weft_fork_complete(weft_task *t);
+
+#endif
