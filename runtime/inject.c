@@ -3,7 +3,7 @@
  * WEFT_SCHED_SHARED, every task) wait for a worker. The built-in one is a growable ring
  * under a mutex; it also catches the overflow of a bounded configured kind.
  *
- * `len` mirrors `count` so that idle workers can check for work without the lock. It is
+ * `len` counts ring items plus listed fibers so that idle workers can check for work without the lock. It is
  * written under the lock with release and read with acquire; the parking protocol (park.c)
  * puts its own seq_cst fences around it.
  */
@@ -58,9 +58,25 @@ int weft_inject_push(struct inject *q, void *item)
 	q->ring[(q->head + q->count) & (q->cap - 1)] = item;
 	q->count++;
 	/* Release: pairs with the acquire in weft_inject_maybe_nonempty (an idle check). */
-	atomic_store_explicit(&q->len, q->count, memory_order_release);
+	atomic_store_explicit(&q->len, atomic_load_explicit(&q->len, memory_order_relaxed) + 1,
+			      memory_order_release);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
+}
+
+void weft_inject_push_fiber(struct inject *q, struct sfiber *sf)
+{
+	pthread_mutex_lock(&q->lock);
+	sf->next = NULL;
+	if (q->fib_tail != NULL)
+		q->fib_tail->next = sf;
+	else
+		q->fib_head = sf;
+	q->fib_tail = sf;
+	/* Release: as in weft_inject_push. */
+	atomic_store_explicit(&q->len, atomic_load_explicit(&q->len, memory_order_relaxed) + 1,
+			      memory_order_release);
+	pthread_mutex_unlock(&q->lock);
 }
 
 void *weft_inject_pop(struct inject *q)
@@ -70,13 +86,21 @@ void *weft_inject_pop(struct inject *q)
 		return NULL;
 	void *item = NULL;
 	pthread_mutex_lock(&q->lock);
-	if (q->count > 0) {
+	if (q->fib_head != NULL) { /* woken fibers first: they may hold what others wait for */
+		struct sfiber *sf = q->fib_head;
+		q->fib_head = sf->next;
+		if (q->fib_head == NULL)
+			q->fib_tail = NULL;
+		item = item_make(sf, ITEM_FIBER);
+	} else if (q->count > 0) {
 		item = q->ring[q->head];
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->count--;
-		/* Release: as in push. */
-		atomic_store_explicit(&q->len, q->count, memory_order_release);
 	}
+	if (item != NULL)
+		/* Release: as in push. */
+		atomic_store_explicit(&q->len, atomic_load_explicit(&q->len, memory_order_relaxed) - 1,
+				      memory_order_release);
 	pthread_mutex_unlock(&q->lock);
 	return item;
 }

@@ -142,12 +142,17 @@ static bool idle_remove(weft_rt *rt, struct worker *w)
 	return was;
 }
 
-static void wait_wake(struct worker *w, uint64_t deadline)
+/* Sleep until woken (true) or until deadline (false). */
+static bool wait_wake(struct worker *w, uint64_t deadline)
 {
 	/* Acquire: pairs with the release in wake_worker. */
-	while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
+	while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0) {
+		if (deadline != WEFT_NO_DEADLINE && weft_now_ns() >= deadline)
+			return false;
 		weft_futex_wait(&w->wake, 0, deadline);
+	}
 	atomic_store_explicit(&w->wake, 0, memory_order_relaxed);
+	return true;
 }
 
 void weft_park_idle(struct worker *w)
@@ -179,7 +184,13 @@ void weft_park_idle(struct worker *w)
 		return;
 	}
 	count(&w->c.parks);
-	wait_wake(w, WEFT_NO_DEADLINE); /* P5 */
+	/* P5, no later than this worker's earliest timer. Relaxed: the timer heap's hint. */
+	uint64_t deadline = atomic_load_explicit(&w->timer_next, memory_order_relaxed);
+	if (!wait_wake(w, deadline)) {
+		if (idle_remove(rt, w))
+			return; /* a timer is due: back to the loop, not searching */
+		wait_wake(w, WEFT_NO_DEADLINE); /* a waker popped us meanwhile: its wake */
+	}
 	w->searching = true;
 }
 

@@ -46,7 +46,9 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	weft_worker_set_self(w);
 	atomic_fetch_add_explicit(&w->rt->started, 1, memory_order_relaxed);
-	weft_worker_loop();
+	/* Tasks run on pool fibers; without them (ENOMEM) on this stack, blocking the thread. */
+	if (weft_fibers_thread_start(w) != 0)
+		weft_worker_loop();
 	weft_worker_set_self(NULL);
 	return NULL;
 }
@@ -76,6 +78,7 @@ static void rt_free(weft_rt *rt)
 		if (w == NULL)
 			continue;
 		weft_deque_destroy(w->deque);
+		weft_timers_fini(w);
 		while (w->free_tasks != NULL) {
 			struct go_task *g = w->free_tasks;
 			w->free_tasks = g->next;
@@ -116,6 +119,7 @@ static int rt_alloc(weft_rt **out, const weft_rt_config *cfg)
 		rt->workers[i] = w;
 		w->rt = rt;
 		w->index = i;
+		weft_timers_init(w);
 		w->rng = UINT64_C(0x9E3779B97F4A7C15) * (i + 1) ^ (uintptr_t)w;
 		if (w->rng == 0)
 			w->rng = 1;

@@ -153,30 +153,19 @@ void weft_fork_complete(weft_task *t)
 		weft_unpark(&t->state, INT32_MAX); /* names the address only; t may be gone */
 }
 
-#define SHARED_HELP_DEPTH 32
-
 /* One step of help for a join whose task is not on top of the deque. */
 static bool join_help(struct worker *w, weft_task *t)
 {
 	weft_rt *rt = w->rt;
 	void *item;
-	if (rt->cfg.scheduler == WEFT_SCHED_SHARED) {
-		/* The shared queue is FIFO: helping with its oldest item nests one frame per
-		 * item, breadth-first, so the depth is capped (beyond it the join parks). */
-		if (w->help_depth >= SHARED_HELP_DEPTH)
-			return false;
-		item = weft_inject_pop(&rt->inject);
-		if (item == NULL)
-			return false;
-		w->help_depth++;
-		weft_run_item(w, item, false);
-		weft_worker_self()->help_depth--;
-		return true;
-	}
+	/* The shared queue is FIFO: helping with its oldest item would nest one frame per
+	 * item, breadth-first. There the join parks its fiber at once. */
+	if (rt->cfg.scheduler == WEFT_SCHED_SHARED)
+		return false;
 	/* Leapfrogging: the thief's deque holds t's subtree. Relaxed: a hint. */
 	int32_t thief = atomic_load_explicit(&t->thief, memory_order_relaxed);
 	if (thief >= 0 && (unsigned)thief < rt->nworkers && (unsigned)thief != w->index) {
-		item = weft_worker_steal_from(w, rt->workers[thief]);
+		item = weft_worker_steal_from(w, rt->workers[thief], false);
 		if (item != NULL) {
 			weft_run_item(w, item, true);
 			return true;
@@ -212,11 +201,11 @@ int weft_join(weft_task *t)
 			weft_run_item(w, item, false);
 			continue;
 		}
-		if (join_help(w, t)) {
+		if (!shared && join_help(w, t)) {
 			spins = 0;
 			continue;
 		}
-		if (++spins < 64) {
+		if (!shared && ++spins < 64) {
 			weft_cpu_relax();
 			continue;
 		}
@@ -237,10 +226,7 @@ int weft_join(weft_task *t)
 
 int weft_yield(void)
 {
-	if (weft_worker_self() == NULL)
-		return EPERM;
-	sched_yield();
-	return 0;
+	return weft_fibers_yield();
 }
 
 int weft_sleep(weft_ctx *ctx, uint64_t ns)

@@ -95,12 +95,15 @@ void weft_run_item(struct worker *w, void *item, bool stolen)
 	case ITEM_GO:
 		run_go(item_ptr(item));
 		break;
+	case ITEM_FIBER:
+		weft_fibers_resume(w, item_ptr(item)); /* does not return here */
+		break;
 	default:
 		break;
 	}
 }
 
-void *weft_worker_steal_from(struct worker *self, struct worker *victim)
+void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool lifo)
 {
 	void *item = NULL;
 	int tries = 0;
@@ -117,7 +120,7 @@ void *weft_worker_steal_from(struct worker *self, struct worker *victim)
 	/* The victim's LIFO slot: a woken fiber waiting behind a long task. Relaxed load as a
 	 * cheap emptiness check; the exchange is acq_rel (pairs with the owner's exchange
 	 * that put the fiber there). */
-	if (atomic_load_explicit(&victim->lifo, memory_order_relaxed) != NULL) {
+	if (lifo && atomic_load_explicit(&victim->lifo, memory_order_relaxed) != NULL) {
 		item = atomic_exchange_explicit(&victim->lifo, NULL, memory_order_acq_rel);
 		if (item != NULL)
 			count(&self->c.steals);
@@ -137,7 +140,7 @@ static void *steal_round(struct worker *w)
 		struct worker *v = rt->workers[(start + k) % n];
 		if (v == w)
 			continue;
-		void *item = weft_worker_steal_from(w, v);
+		void *item = weft_worker_steal_from(w, v, true);
 		if (item != NULL)
 			return item;
 	}
@@ -187,6 +190,9 @@ void weft_worker_loop(void)
 		struct worker *w = weft_worker_self(); /* re-read: tasks may migrate fibers */
 		weft_rt *rt = w->rt;
 		bool stolen = false;
+		/* Relaxed: a hint; timers are fired under their lock. */
+		if (atomic_load_explicit(&w->timer_next, memory_order_relaxed) != WEFT_NO_DEADLINE)
+			weft_timers_run(w, weft_now_ns());
 		void *item = find_local(w);
 		if (item == NULL)
 			item = find_remote(w, &stolen);
