@@ -22,7 +22,11 @@
 #include "../sync/alloc.h"
 #include "sched.h"
 
+/* Idle fibers kept per worker, then per runtime. Unmapping a stack costs a TLB shoot-down
+ * on every core the process runs on (tens of µs), so a burst of blocked tasks keeps its
+ * stacks for the next burst; weft_rt_stop frees them. Untouched stack pages cost no RAM. */
 #define POOL_MAX 64
+#define CACHE_MAX 16384
 
 static inline void count(_Atomic uint64_t *c)
 {
@@ -42,6 +46,21 @@ struct sfiber *weft_fibers_get(struct worker *w)
 		w->pool_count--;
 		weft_fiber_reset(sf->f, fiber_entry, NULL);
 		return sf;
+	}
+	weft_rt *rt = w->rt;
+	/* Relaxed peek: a racy emptiness hint; the list is under the lock. */
+	if (atomic_load_explicit(&rt->fcache_len, memory_order_relaxed) != 0) {
+		pthread_mutex_lock(&rt->fcache_lock);
+		sf = rt->fcache;
+		if (sf != NULL) {
+			rt->fcache = sf->next;
+			atomic_store_explicit(&rt->fcache_len, rt->fcache_len - 1, memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&rt->fcache_lock);
+		if (sf != NULL) {
+			weft_fiber_reset(sf->f, fiber_entry, NULL);
+			return sf;
+		}
 	}
 	sf = weft_mem_alloc(sizeof(*sf), _Alignof(struct sfiber));
 	if (sf == NULL)
@@ -66,7 +85,17 @@ static void fiber_free(struct worker *w, struct sfiber *sf)
 static void pool_put(struct worker *w, struct sfiber *sf)
 {
 	if (w->pool_count >= POOL_MAX) {
-		fiber_free(w, sf);
+		weft_rt *rt = w->rt;
+		pthread_mutex_lock(&rt->fcache_lock);
+		bool kept = rt->fcache_len < CACHE_MAX;
+		if (kept) {
+			sf->next = rt->fcache;
+			rt->fcache = sf;
+			atomic_store_explicit(&rt->fcache_len, rt->fcache_len + 1, memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&rt->fcache_lock);
+		if (!kept)
+			fiber_free(w, sf);
 		return;
 	}
 	sf->next = w->pool;
@@ -179,6 +208,7 @@ int weft_fibers_yield(void)
 		return 0;
 	}
 	/* This fiber goes behind the injection queue's items; the fresh one runs the loop. */
+	count(&w->c.fiber_yields);
 	switch_to(w, target, AFTER_READY, w->cur, false);
 	return 0;
 }
@@ -196,6 +226,17 @@ static void fiber_entry(void *arg)
 	w->cur = NULL;
 	weft_fiber_switch_final(cur->f, w->main_fiber);
 	__builtin_trap(); /* never resumed: a recycled fiber is reset before reuse */
+}
+
+/* After the workers exited: free the runtime's cache (counted as worker 0's frees). */
+void weft_fibers_cache_free(weft_rt *rt)
+{
+	while (rt->fcache != NULL) {
+		struct sfiber *sf = rt->fcache;
+		rt->fcache = sf->next;
+		fiber_free(rt->workers[0], sf);
+	}
+	atomic_store_explicit(&rt->fcache_len, 0, memory_order_relaxed);
 }
 
 int weft_fibers_thread_start(struct worker *w)

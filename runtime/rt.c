@@ -73,6 +73,9 @@ static int config_check(weft_rt_config *c)
 
 static void rt_free(weft_rt *rt)
 {
+	if (rt->workers != NULL && rt->nworkers > 0 && rt->workers[0] != NULL)
+		weft_fibers_cache_free(rt);
+	pthread_mutex_destroy(&rt->fcache_lock);
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct worker *w = rt->workers[i];
 		if (w == NULL)
@@ -99,8 +102,10 @@ static int rt_alloc(weft_rt **out, const weft_rt_config *cfg)
 		return ENOMEM;
 	rt->cfg = *cfg;
 	pthread_mutex_init(&rt->idle_lock, NULL);
+	pthread_mutex_init(&rt->fcache_lock, NULL);
 	if (weft_inject_init(&rt->inject, &rt->cfg) != 0) {
 		pthread_mutex_destroy(&rt->idle_lock);
+		pthread_mutex_destroy(&rt->fcache_lock);
 		weft_mem_free(rt);
 		return ENOMEM;
 	}

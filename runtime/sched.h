@@ -70,7 +70,7 @@ enum { FORK_PENDING = 0, FORK_WAITING = 1, FORK_DONE = 2 };
 struct worker_counters {
 	_Atomic uint64_t tasks_run, steals_attempted, steals, parks, wakeups_no_work;
 	_Atomic uint64_t fiber_parks, fiber_switches;
-	_Atomic uint64_t fiber_resumes, fibers_created, fibers_destroyed;
+	_Atomic uint64_t fiber_resumes, fiber_yields, fibers_created, fibers_destroyed;
 };
 
 struct worker {
@@ -141,6 +141,11 @@ struct weft_rt {
 	_Atomic bool shutdown;  /* workers exit once they find no work */
 	_Atomic uint32_t quiesce_word; /* bumped by workers going idle while closing */
 	_Atomic unsigned started;      /* workers that got running (start barrier) */
+
+	/* Idle fibers beyond the per-worker pools (fibers.c), freed by weft_rt_stop. */
+	_Alignas(WEFT_PADDING) pthread_mutex_t fcache_lock;
+	struct sfiber *fcache;
+	_Atomic size_t fcache_len; /* written under fcache_lock */
 };
 
 /* worker.c */
@@ -166,6 +171,7 @@ int weft_fibers_thread_start(struct worker *w); /* on the worker thread; runs th
 void weft_fibers_after_switch(void);
 void weft_fibers_resume(struct worker *w, struct sfiber *target); /* from the loop only */
 void weft_fibers_schedule(struct sfiber *sf);
+void weft_fibers_cache_free(weft_rt *rt);
 struct sfiber *weft_fibers_get(struct worker *w);
 int weft_fibers_yield(void);
 int weft_fibers_suspend(struct worker *w, int kind, void *arg);

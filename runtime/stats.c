@@ -27,6 +27,7 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 		return EINVAL;
 	memset(stats, 0, sizeof(*stats));
 	stats->workers = rt->nworkers;
+	uint64_t created = 0, destroyed = 0, parks = 0, resumes = 0;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct worker_counters *c = &rt->workers[i]->c;
 		weft_rt_worker_counters s = {
@@ -41,6 +42,14 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 		if (i < WEFT_RT_STATS_WORKERS)
 			stats->worker[i] = s;
 		stats_add(&stats->total, &s);
+		created += rd(&c->fibers_created);
+		destroyed += rd(&c->fibers_destroyed);
+		parks += s.fiber_parks;
+		resumes += rd(&c->fiber_resumes);
+		parks += rd(&c->fiber_yields);
 	}
+	stats->fibers = created > destroyed ? created - destroyed : 0;
+	stats->fibers_parked = parks > resumes ? parks - resumes : 0;
+	stats->stack_bytes = stats->fibers * (rt->cfg.stack_size + 4096); /* guard page */
 	return 0;
 }
