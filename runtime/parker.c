@@ -12,7 +12,9 @@
  * Each setter uses one fetch_or and looks at the bits it found. The fiber is scheduled by
  * whoever completes the pair {SUSPENDED, the first of UNPARKED/TIMEDOUT}: exactly once.
  * After its fetch_or, the waker touches nothing of the waiter unless it is that scheduler
- * (then the fiber cannot run, and its stack stays put, until it is scheduled).
+ * (then the fiber cannot run, and its stack stays put, until it is scheduled); before it,
+ * the waker reads nothing of the waiter either: `data` (the fiber) is written by the
+ * parking fiber after the parking lot has already queued the waiter.
  *
  * The parking lot may call park again on the same waiter after ETIMEDOUT (to wait for a
  * wake that raced the timeout): the new period starts by clearing the word with a CAS that
@@ -105,16 +107,16 @@ static int fiber_park(weft_waiter *wt, uint64_t deadline)
 
 static void fiber_unpark(weft_waiter *wt)
 {
-	struct sfiber *sf = wt->data; /* read first: wt may be gone after the fetch_or */
-	/* Acq_rel: the release publishes the waker's writes; the acquire orders this after
-	 * the SUSPENDED hand-off it may find (so the fiber is safe to resume). */
+	/* Acq_rel: the release publishes the waker's writes; the acquire pairs with the
+	 * hand-off's fetch_or of SUSPENDED, after which wt->data is set and stays put. */
 	uint32_t old = atomic_fetch_or_explicit(&wt->word, PW_UNPARKED, memory_order_acq_rel);
 	if (old & PW_THREAD) {
 		weft_futex_wake(&wt->word, 1); /* names the address only */
 		return;
 	}
+	/* Only the one who schedules may read wt now: the fiber cannot run before that. */
 	if ((old & PW_SUSPENDED) && !(old & PW_TIMEDOUT))
-		weft_fibers_schedule(sf);
+		weft_fibers_schedule(wt->data);
 }
 
 /* timer.c calls this under the heap lock for a deadline that passed. */
