@@ -51,6 +51,8 @@ typedef struct bench_shape {
 	long cs_ns;
 	size_t capacity;
 	unsigned label_threads; /* the number the table shows in its threads column */
+	unsigned workload;  /* suite-defined variant index (sched: fib, skynet, ...) */
+	unsigned sample_every; /* time one call in this many (0: BENCH_SAMPLE_EVERY) */
 } bench_shape;
 
 /* A benchmark thread, as an implementation's op sees it. */

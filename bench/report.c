@@ -11,7 +11,9 @@ static const char *const QNAMES[4] = { "p50", "p95", "p99", "p99.9" };
 static bool same_row(const bench_figure *a, const bench_figure *b)
 {
 	return a->suite == b->suite && !strcmp(a->shape.variant, b->shape.variant) &&
-	       a->shape.threads == b->shape.threads && a->shape.producers == b->shape.producers &&
+	       a->shape.threads == b->shape.threads &&
+	       a->shape.label_threads == b->shape.label_threads &&
+	       a->shape.producers == b->shape.producers &&
 	       a->shape.consumers == b->shape.consumers;
 }
 
@@ -159,7 +161,7 @@ void bench_print_table(FILE *out, const bench_results *r)
 			print_noisy(out, r, i);
 	}
 	fprintf(out, "\n   * fastest in its row; 'vs best' = median / the fastest median; "
-		     "latency = sampled op time (1 call in %d, divided by its batch); cpu-s, "
+		     "latency = sampled op time (1 call in %d, sched: every call; divided by its batch); cpu-s, "
 		     "vcsw, ivcsw, flt = getrusage per repeat\n",
 		BENCH_SAMPLE_EVERY);
 }
