@@ -21,10 +21,22 @@
 
 enum { W_FIB, W_SKYNET, W_SPAWN, W_YIELD, W_COUNT };
 
+#if defined(WEFT_TSAN) || defined(WEFT_ASAN)
+/* Sanitizer builds check correctness, not speed: jobs 10x smaller (names say the size). */
+#define FIB_N 13
+#define SKYNET_LEAVES 1000u
+#define SKYNET_TASKS 1111u
+#define SPAWN_N 500u
+#define YIELDS 20u
+#define SCHED_NAMES { "fib(13)", "skynet(1e3)", "spawn(500)", "yield" }
+#else
 #define FIB_N 18
 #define SKYNET_LEAVES 10000u
+#define SKYNET_TASKS 11111u
 #define SPAWN_N 5000u
 #define YIELDS 200u
+#define SCHED_NAMES { "fib(18)", "skynet(1e4)", "spawn(5000)", "yield" }
+#endif
 
 typedef struct sched_state {
 	weft_rt *rt;
@@ -236,7 +248,7 @@ static uint64_t sched_op(void *p, bench_thread *t)
 	case W_SKYNET:
 		check(s, s->result == (uint64_t)SKYNET_LEAVES * (SKYNET_LEAVES - 1) / 2,
 		      "skynet returned a wrong sum");
-		tasks = 11111;
+		tasks = SKYNET_TASKS;
 		break;
 	case W_SPAWN:
 		check(s, atomic_load_explicit(&s->count, memory_order_relaxed) == SPAWN_N,
@@ -266,8 +278,7 @@ static const bench_impl sched_impls[] = {
 
 static size_t sched_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
 {
-	static const char *const names[W_COUNT] = { "fib(18)", "skynet(1e4)", "spawn(5000)",
-						    "yield" };
+	static const char *const names[W_COUNT] = SCHED_NAMES;
 	size_t n = 0;
 	for (unsigned w = 0; w < W_COUNT; w++)
 		for (size_t i = 0; i < cfg->nthreads && n < max; i++, n++) {
