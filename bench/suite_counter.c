@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <weft/counter.h>
+
 #define COUNTER_BATCH 64
 
 typedef struct counter_state {
@@ -21,6 +23,8 @@ typedef struct counter_state {
 		_Alignas(BENCH_PAD) _Atomic uint64_t v;
 	} *slots;
 	unsigned nslots;
+	_Alignas(BENCH_PAD) weft_counter weft_value;
+	weft_shard_counter *shard;
 } counter_state;
 
 static void *counter_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
@@ -37,6 +41,12 @@ static void *counter_create(const bench_shape *sh, const bench_cfg *cfg, char *e
 		return NULL;
 	}
 	memset(s->slots, 0, sizeof *s->slots * s->nslots);
+	weft_counter_init(&s->weft_value, 0);
+	if (weft_shard_counter_create(&s->shard) != 0) {
+		free(s->slots);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -44,6 +54,7 @@ static void counter_destroy(void *p)
 {
 	counter_state *s = p;
 	pthread_mutex_destroy(&s->lock);
+	weft_shard_counter_destroy(s->shard);
 	free(s->slots);
 	free(s);
 }
@@ -114,6 +125,37 @@ static int slots_verify(void *p, bench_thread *th, unsigned n, char *err, size_t
 	return check_total(sum, th, n, err, len);
 }
 
+/* weft_counter: weft's single atomic (should match "atomic"). */
+static uint64_t weft_counter_op(void *p, bench_thread *t)
+{
+	counter_state *s = p;
+	for (int i = 0; i < COUNTER_BATCH; i++)
+		weft_counter_add(&s->weft_value, 1);
+	return COUNTER_BATCH;
+}
+
+static int weft_counter_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
+{
+	return check_total((uint64_t)weft_counter_read(&((counter_state *)p)->weft_value), th, n,
+			   err, len);
+}
+
+/* weft_shard_counter: per-thread slots found through weft_thread_index() (a TLS load and
+ * a bounds check per add, where padded_slots gets its slot for free). */
+static uint64_t weft_shard_op(void *p, bench_thread *t)
+{
+	weft_shard_counter *c = ((counter_state *)p)->shard;
+	for (int i = 0; i < COUNTER_BATCH; i++)
+		weft_shard_counter_add(c, 1);
+	return COUNTER_BATCH;
+}
+
+static int weft_shard_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
+{
+	return check_total((uint64_t)weft_shard_counter_read(((counter_state *)p)->shard), th, n,
+			   err, len);
+}
+
 #define COUNTER_IMPL(nm, what, op, verify)                                                      \
 	{ nm, what, NULL, counter_create, counter_destroy, NULL, NULL, op, NULL, verify, NULL }
 
@@ -122,8 +164,10 @@ static const bench_impl counter_impls[] = {
 	COUNTER_IMPL("atomic", "one shared atomic fetch-add", atomic_op, atomic_verify),
 	COUNTER_IMPL("padded_slots", "hand-written padded per-thread slots (load+store)",
 		     slots_op, slots_verify),
-	/* WEFT-BENCH: ADD weft_counter */
-	/* WEFT-BENCH: ADD weft_shard_counter */
+	COUNTER_IMPL("weft_counter", "weft_counter: one atomic fetch-add", weft_counter_op,
+		     weft_counter_verify),
+	COUNTER_IMPL("weft_shard", "weft_shard_counter: padded slots by weft_thread_index()",
+		     weft_shard_op, weft_shard_verify),
 };
 
 static size_t counter_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
