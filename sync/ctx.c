@@ -144,14 +144,6 @@ int weft_ctx_with_timeout(weft_ctx *parent, uint64_t timeout_ns, weft_ctx **out)
 	return ctx_new(parent, d, out);
 }
 
-/*
- * Mark c done (with ctx_cancel_err) and wake its waiters; then, if this call made the
- * transition, do the same to its subtree. Only c's lock is held at a time: a child is
- * pinned by a reference while its own subtree is walked, so the child list may change
- * meanwhile (children born now are born done; children released now stay linked while
- * pinned; children already at zero are skipped, see ctx_tryref). The recursion is as
- * deep as the tree; no locks are held along the path.
- */
 /* The error a cancel gives c: ETIMEDOUT if its deadline has passed already (see top). */
 static int ctx_cancel_err(const weft_ctx *c)
 {
@@ -160,6 +152,14 @@ static int ctx_cancel_err(const weft_ctx *c)
 	return ECANCELED;
 }
 
+/*
+ * Mark c done (with ctx_cancel_err) and wake its waiters; then, if this call made the
+ * transition, do the same to its subtree. Only c's lock is held at a time: a child is
+ * pinned by a reference while its own subtree is walked, so the child list may change
+ * meanwhile (children born now are born done; children released now stay linked while
+ * pinned; children already at zero are skipped, see ctx_tryref). The recursion is as
+ * deep as the tree; no locks are held along the path.
+ */
 static void ctx_cancel_tree(weft_ctx *c)
 {
 	pthread_mutex_lock(&c->lock);
