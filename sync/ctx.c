@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include <weft/ctx.h>
 
@@ -80,6 +81,12 @@ static void ctx_unref(weft_ctx *c)
 		if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 			return;
 		weft_ctx *parent = c->parent;
+#if defined(WEFT_DEBUG_CHECKS)
+		/* Debug builds widen the window in which the node is at zero but still on its
+		 * parent's list, so that the sanitizer tests exercise walkers meeting it. */
+		if (parent != NULL)
+			sched_yield();
+#endif
 		if (parent != NULL) {
 			pthread_mutex_lock(&parent->lock);
 			if (c->sib_prev)
