@@ -276,23 +276,23 @@ static void ops_destroy(void *impl)
 }
 
 const weft_queue_ops weft_queue_ops_msq = {
-	.name = "msq",
-	.bounded = false,
-	.max_producers = 0,
-	.max_consumers = 0,
-	.create = ops_create_hazard,
-	.push = ops_push,
-	.pop = ops_pop,
-	.destroy = ops_destroy,
+    .name = "msq",
+    .bounded = false,
+    .max_producers = 0,
+    .max_consumers = 0,
+    .create = ops_create_hazard,
+    .push = ops_push,
+    .pop = ops_pop,
+    .destroy = ops_destroy,
 };
 
 const weft_queue_ops weft_queue_ops_msq_rcu = {
-	.name = "msq_rcu",
-	.bounded = false,
-	.max_producers = 0,
-	.max_consumers = 0,
-	.create = ops_create_rcu,
-	.push = ops_push,
-	.pop = ops_pop,
-	.destroy = ops_destroy,
+    .name = "msq_rcu",
+    .bounded = false,
+    .max_producers = 0,
+    .max_consumers = 0,
+    .create = ops_create_rcu,
+    .push = ops_push,
+    .pop = ops_pop,
+    .destroy = ops_destroy,
 };
