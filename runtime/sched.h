@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include <weft/deque.h>
+#include <weft/queue.h>
 #include <weft/runtime.h>
 #include <weft/waiter.h>
 
@@ -117,8 +118,10 @@ struct inject {
 	size_t cap, head, count;
 	/* count, readable without the lock for emptiness checks (written under it). */
 	_Atomic size_t len;
-	weft_queue *q; /* the configured weft_queue kind, or NULL: the ring only */
+	weft_queue *q; /* the configured kind; the ring and list take what it refuses */
 	struct sfiber *fib_head, *fib_tail; /* runnable fibers (intrusive: never allocates) */
+	size_t fib_count;
+	_Atomic size_t ring_len; /* count + fib_count, written under lock, a hint outside */
 };
 
 #define EXT_CLOSED (UINT64_C(1) << 63)

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <weft/queue.h>
 #include <weft/runtime.h>
 
 #include "weft_test.h"
@@ -216,6 +217,43 @@ WEFT_TEST(go_shared_scheduler)
 	run_root(rt, spawn_many, &s);
 	CHECK_EQ(weft_rt_stop(rt), 0);
 	CHECK_EQ(atomic_load(&go_sum), n * (n + 1) / 2);
+}
+
+/* Every many-consumer queue kind as the shared queue (and as the injection queue). */
+WEFT_TEST(inject_queue_kinds)
+{
+	for (int k = 0; k < WEFT_QUEUE_KIND_COUNT; k++) {
+		if (k == WEFT_QUEUE_SPSC || k == WEFT_QUEUE_MPSC)
+			continue;
+		weft_queue *probe;
+		int pr = weft_queue_create(&probe, (weft_queue_kind)k, 16);
+		if (pr != 0) { /* a kind not linked into this build (ENOSYS) */
+			printf("%s queue: unavailable (%d), skipped\n",
+			       weft_queue_kind_name((weft_queue_kind)k), pr);
+			continue;
+		}
+		weft_queue_destroy(probe);
+		for (int sched = 0; sched < 2; sched++) {
+			uint64_t n = weft_test_scale(50000);
+			atomic_store(&go_sum, 0);
+			weft_rt_config cfg;
+			weft_rt_config_init(&cfg);
+			cfg.workers = 3;
+			cfg.inject_queue = (weft_queue_kind)k;
+			cfg.scheduler = (weft_sched_kind)sched;
+			weft_rt *rt;
+			CHECK_EQ(weft_rt_start(&rt, &cfg), 0);
+			struct spawner s = { n };
+			run_root(rt, spawn_many, &s);
+			for (uint64_t i = 1; i <= n; i++) /* from outside too */
+				CHECK_EQ(weft_go(rt, add_task, (void *)(uintptr_t)i), 0);
+			CHECK_EQ(weft_rt_stop(rt), 0);
+			CHECK_EQ(atomic_load(&go_sum), n * (n + 1));
+			printf("%s queue, %s scheduler: %llu tasks exact\n",
+			       weft_queue_kind_name((weft_queue_kind)k), sched ? "shared" : "steal",
+			       (unsigned long long)(2 * n));
+		}
+	}
 }
 
 /* ---- stop with tasks still queued runs them all; refusals after it began ---- */
