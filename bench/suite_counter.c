@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <weft/counter.h>
+
 #define COUNTER_BATCH 64
 
 typedef struct counter_state {
@@ -21,6 +23,8 @@ typedef struct counter_state {
 		_Alignas(BENCH_PAD) _Atomic uint64_t v;
 	} *slots;
 	unsigned nslots;
+	_Alignas(BENCH_PAD) weft_counter wc;
+	_Alignas(BENCH_PAD) weft_shard_counter *shard;
 } counter_state;
 
 static void *counter_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
@@ -37,6 +41,14 @@ static void *counter_create(const bench_shape *sh, const bench_cfg *cfg, char *e
 		return NULL;
 	}
 	memset(s->slots, 0, sizeof *s->slots * s->nslots);
+	weft_counter_init(&s->wc, 0);
+	int rc = weft_shard_counter_create(&s->shard);
+	if (rc) {
+		snprintf(err, len, "weft_shard_counter_create: %s", strerror(rc));
+		free(s->slots);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -44,6 +56,7 @@ static void counter_destroy(void *p)
 {
 	counter_state *s = p;
 	pthread_mutex_destroy(&s->lock);
+	weft_shard_counter_destroy(s->shard);
 	free(s->slots);
 	free(s);
 }
@@ -114,6 +127,36 @@ static int slots_verify(void *p, bench_thread *th, unsigned n, char *err, size_t
 	return check_total(sum, th, n, err, len);
 }
 
+/* weft_counter: weft's single shared counter (one atomic add). */
+static uint64_t wc_op(void *p, bench_thread *t)
+{
+	counter_state *s = p;
+	for (int i = 0; i < COUNTER_BATCH; i++)
+		weft_counter_add(&s->wc, 1);
+	return COUNTER_BATCH;
+}
+
+static int wc_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
+{
+	return check_total((uint64_t)weft_counter_read(&((counter_state *)p)->wc), th, n, err,
+			   len);
+}
+
+/* weft_shard_counter: a slot per thread index, found through a thread-local. */
+static uint64_t shard_op(void *p, bench_thread *t)
+{
+	counter_state *s = p;
+	for (int i = 0; i < COUNTER_BATCH; i++)
+		weft_shard_counter_add(s->shard, 1);
+	return COUNTER_BATCH;
+}
+
+static int shard_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
+{
+	return check_total((uint64_t)weft_shard_counter_read(((counter_state *)p)->shard), th, n,
+			   err, len);
+}
+
 #define COUNTER_IMPL(nm, what, op, verify)                                                      \
 	{ nm, what, NULL, counter_create, counter_destroy, NULL, NULL, op, NULL, verify, NULL }
 
@@ -122,8 +165,10 @@ static const bench_impl counter_impls[] = {
 	COUNTER_IMPL("atomic", "one shared atomic fetch-add", atomic_op, atomic_verify),
 	COUNTER_IMPL("padded_slots", "hand-written padded per-thread slots (load+store)",
 		     slots_op, slots_verify),
-	/* WEFT-BENCH: ADD weft_counter */
-	/* WEFT-BENCH: ADD weft_shard_counter */
+	COUNTER_IMPL("weft_counter", "weft_counter: one shared atomic (weft_counter_add)", wc_op,
+		     wc_verify),
+	COUNTER_IMPL("weft_shard_counter", "weft_shard_counter: per-thread-index padded slots",
+		     shard_op, shard_verify),
 };
 
 static size_t counter_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)

@@ -11,13 +11,6 @@
 #include "eventcount.h"
 #include "queue_ops.h"
 
-/*
- * WEFT-MERGE: drop weak. queues/msq.c (helper "reclaim") defines these two; until it is
- * merged, they are weak references that stay NULL and weft_queue_create answers ENOSYS.
- */
-extern const weft_queue_ops weft_queue_ops_msq __attribute__((weak));
-extern const weft_queue_ops weft_queue_ops_msq_rcu __attribute__((weak));
-
 struct weft_queue {
 	/* read-only after create */
 	const weft_queue_ops *ops;
@@ -52,8 +45,8 @@ int weft_queue_create(weft_queue **q, weft_queue_kind kind, size_t capacity)
 	if (q == NULL || (unsigned)kind >= WEFT_QUEUE_KIND_COUNT)
 		return EINVAL;
 	const weft_queue_ops *ops = ops_of(kind);
-	if (ops == NULL) /* WEFT-MERGE: drop weak (an unlinked msq kind) */
-		return ENOSYS;
+	if (ops == NULL)
+		return EINVAL;
 	if (ops->bounded && capacity == 0)
 		return EINVAL;
 	weft_ec_global_init();

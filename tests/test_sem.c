@@ -150,9 +150,9 @@ WEFT_STRESS(giving_up_does_not_swallow_posts)
 		for (unsigned p = 0; p < posts; p++)
 			CHECK_EQ(weft_sem_post(&sem), 0);
 		pthread_join(c, NULL);
-		/* The background-context waiters (even i) still need tokens: give them enough. */
-		unsigned extra = W; /* enough for the background waiters, even if cancelled
-				      * waiters that had not looked at their context yet take some */
+		/* Enough for the background waiters (even i), even if cancelled waiters that
+		 * had not looked at their context yet take some. */
+		unsigned extra = W;
 		for (unsigned p = 0; p < extra; p++)
 			CHECK_EQ(weft_sem_post(&sem), 0);
 		unsigned taken = 0;

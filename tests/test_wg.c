@@ -82,7 +82,7 @@ static void *waiter(void *arg)
 /* Workers' writes before done are visible to every waiter; no waiter is left behind. */
 WEFT_STRESS(waiters_see_all_work)
 {
-	uint64_t rounds = weft_test_scale(1500);
+	uint64_t rounds = weft_test_scale(500);
 	_Atomic int bad = 0;
 	for (uint64_t r = 0; r < rounds; r++) {
 		enum { N = 8, W = 3 };
