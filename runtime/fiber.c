@@ -69,9 +69,13 @@ static size_t page_size(void)
 	return p;
 }
 
-weft_fiber *weft_fiber_current(void)
+/* noinline with an opaque barrier: even under LTO the compiler may not treat this as pure
+ * and merge two calls across a switch (the second may run on another thread). */
+__attribute__((noinline)) weft_fiber *weft_fiber_current(void)
 {
-	return tls_current;
+	weft_fiber *f = tls_current;
+	__asm__ __volatile__("" : "+r"(f)::"memory");
+	return f;
 }
 
 size_t weft_fiber_stack_size(const weft_fiber *f)

@@ -132,8 +132,11 @@ WEFT_TEST(enomem_leaves_deque_unchanged)
 
 struct stress {
 	weft_deque *d;
-	uint64_t n;		 /* items 1..n */
-	_Atomic uint8_t *seen;	 /* seen[i]: times item i was taken */
+	uint64_t n;	       /* items 1..n */
+	_Atomic uint8_t *seen; /* seen[i]: times item i was taken */
+	/* plain memory the owner writes before pushing item i and the taker reads: TSan checks
+	 * the push -> take happens-before edge */
+	uint64_t *payload;
 	_Atomic int done;	 /* the owner has pushed everything and drained */
 	_Atomic uint64_t stolen; /* statistics */
 	_Atomic uint64_t busy;
@@ -154,6 +157,10 @@ static void take(struct stress *s, void *x)
 		fprintf(stderr, "taken a garbage item %llu\n", (unsigned long long)id);
 		abort();
 	}
+	if (s->payload[id] != id * 0x9E3779B97F4A7C15ull) {
+		fprintf(stderr, "item %llu: its payload is not visible\n", (unsigned long long)id);
+		abort();
+	}
 	uint8_t before = atomic_fetch_add_explicit(&s->seen[id], 1, memory_order_relaxed);
 	if (before != 0) {
 		fprintf(stderr, "item %llu taken twice\n", (unsigned long long)id);
@@ -169,6 +176,7 @@ static void owner_run(struct stress *s, uint64_t *rng)
 		for (unsigned k = 0; k < burst && next <= s->n; k++) {
 			if (s->max_depth && weft_deque_size_hint(s->d) >= s->max_depth)
 				break;
+			s->payload[next] = next * 0x9E3779B97F4A7C15ull; /* plain write */
 			if (weft_deque_push(s->d, ITEM(next)) != 0)
 				abort();
 			next++;
@@ -227,7 +235,8 @@ static uint64_t stress_run(struct stress *s, size_t initial_capacity, unsigned t
 {
 	CHECK_EQ(weft_deque_create(&s->d, initial_capacity), 0);
 	s->seen = calloc(s->n + 1, 1);
-	CHECK(s->seen != NULL);
+	s->payload = calloc(s->n + 1, sizeof(uint64_t));
+	CHECK(s->seen != NULL && s->payload != NULL);
 	atomic_store(&s->done, 0);
 	atomic_store(&s->stolen, 0);
 	atomic_store(&s->busy, 0);
@@ -248,6 +257,7 @@ static uint64_t stress_run(struct stress *s, size_t initial_capacity, unsigned t
 	}
 	CHECK_EQ(weft_deque_size_hint(s->d), 0);
 	free((void *)s->seen);
+	free(s->payload);
 	weft_deque_destroy(s->d);
 	return atomic_load(&s->stolen);
 }
