@@ -152,6 +152,15 @@ struct weft_rt {
 };
 
 /* worker.c */
+extern __thread struct worker *weft_tls_self_ __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's worker, for code that does not switch fibers between this read and
+ * its last use of the result (weft_fork, weft_go); everything else uses weft_worker_self. */
+static inline struct worker *worker_self_now(void)
+{
+	return weft_tls_self_;
+}
+
 struct worker *weft_worker_self(void); /* the calling thread's worker, or NULL; re-read
 					 * after anything that may switch fibers */
 void weft_worker_set_self(struct worker *w);

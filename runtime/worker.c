@@ -18,11 +18,12 @@
 #include "../sync/alloc.h"
 #include "sched.h"
 
-static __thread struct worker *tls_self;
+/* initial-exec: a plain %fs-relative load, no __tls_get_addr call in the shared library. */
+__thread struct worker *weft_tls_self_ __attribute__((tls_model("initial-exec")));
 
 __attribute__((noinline)) struct worker *weft_worker_self(void)
 {
-	struct worker *w = tls_self;
+	struct worker *w = weft_tls_self_;
 	/* An opaque barrier: the compiler may not treat this function as pure and merge two
 	 * calls across a fiber switch. */
 	__asm__ __volatile__("" : "+r"(w)::"memory");
@@ -31,7 +32,7 @@ __attribute__((noinline)) struct worker *weft_worker_self(void)
 
 void weft_worker_set_self(struct worker *w)
 {
-	tls_self = w;
+	weft_tls_self_ = w;
 }
 
 static inline void count(_Atomic uint64_t *c)
