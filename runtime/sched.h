@@ -82,6 +82,7 @@ struct worker {
 	unsigned index;
 	uint64_t rng;  /* victim order */
 	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
+	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
 	bool searching;
 	/* Free go_task records: owner only. */
 	struct go_task *free_tasks;
