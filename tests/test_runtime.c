@@ -7,6 +7,7 @@
 
 #include <weft/queue.h>
 #include <weft/runtime.h>
+#include <weft/waiter.h>
 
 #include "weft_test.h"
 
@@ -398,4 +399,48 @@ WEFT_TEST(sleep_lateness)
 	CHECK_EQ(weft_sleep(ctx, 1000000000), ECANCELED);
 	weft_ctx_release(ctx);
 	CHECK_EQ(weft_sleep(NULL, 1000), 0);
+}
+
+/* ---- idle workers park and are woken: no lost wake-up (a loss hangs: ctest times out) ---- */
+struct ping_once {
+	_Atomic uint32_t done;
+};
+
+static void set_done(void *arg)
+{
+	struct ping_once *p = arg;
+	atomic_store_explicit(&p->done, 1, memory_order_release);
+	weft_unpark(&p->done, 1);
+}
+
+static void spawn_from_inside(void *arg)
+{
+	/* A task spawning one more: the spawner's worker may be the only one awake. */
+	CHECK_EQ(weft_go(NULL, set_done, arg), 0);
+}
+
+WEFT_STRESS(idle_workers_always_woken)
+{
+	uint64_t rounds = weft_test_scale(3000);
+	uint64_t rng = 42;
+	for (unsigned workers = 1; workers <= 4; workers *= 2) {
+		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
+		for (uint64_t i = 0; i < rounds; i++) {
+			/* Sometimes give the workers time to go to sleep first. */
+			if (weft_test_rand(&rng) % 4 == 0) {
+				struct timespec ts = { 0, (long)(weft_test_rand(&rng) % 200000) };
+				nanosleep(&ts, NULL);
+			}
+			struct ping_once p = { 0 };
+			CHECK_EQ(weft_go(rt, i % 2 ? set_done : spawn_from_inside, &p), 0);
+			while (atomic_load_explicit(&p.done, memory_order_acquire) == 0)
+				weft_park(&p.done, 0, WEFT_NO_DEADLINE, NULL);
+		}
+		weft_rt_counters st;
+		CHECK_EQ(weft_rt_stats(rt, &st), 0);
+		printf("%u workers: %llu rounds, %llu worker parks, %llu wake-ups found no work\n",
+		       workers, (unsigned long long)rounds, (unsigned long long)st.total.parks,
+		       (unsigned long long)st.total.wakeups_no_work);
+		CHECK_EQ(weft_rt_stop(rt), 0);
+	}
 }
