@@ -20,6 +20,7 @@
 #include "../sync/alloc.h"
 #include "mpmc_internal.h"
 #include "queue_ops.h"
+#include "ring_batch.h"
 #include "ring_util.h"
 
 int weft_mpmc_init_(weft_mpmc *q, size_t capacity)
@@ -95,6 +96,16 @@ static int mpmc_pop(void *impl, void **item)
 	return weft_mpmc_pop(impl, item);
 }
 
+static int mpmc_push_n(void *impl, void *const *items, size_t n, size_t *moved)
+{
+	return weft_mpmc_push_n_(impl, items, n, moved);
+}
+
+static int mpmc_pop_n(void *impl, void **items, size_t n, size_t *moved)
+{
+	return weft_mpmc_pop_n_(impl, items, n, moved);
+}
+
 static void mpmc_destroy(void *impl)
 {
 	weft_mpmc_destroy(impl);
@@ -107,4 +118,6 @@ const weft_queue_ops weft_queue_ops_mpmc = {
 	.push = mpmc_push,
 	.pop = mpmc_pop,
 	.destroy = mpmc_destroy,
+	.push_n = mpmc_push_n,
+	.pop_n = mpmc_pop_n,
 };

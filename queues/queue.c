@@ -12,13 +12,6 @@
 #include "eventcount.h"
 #include "queue_ops.h"
 
-/*
- * WEFT-MERGE: drop weak. queues/msq.c (helper "reclaim") defines these two; until it is
- * merged, they are weak references that stay NULL and weft_queue_create answers ENOSYS.
- */
-extern const weft_queue_ops weft_queue_ops_msq __attribute__((weak));
-extern const weft_queue_ops weft_queue_ops_msq_rcu __attribute__((weak));
-
 struct weft_queue {
 	/* read-only after create */
 	const weft_queue_ops *ops;
@@ -58,8 +51,8 @@ int weft_queue_create(weft_queue **q, weft_queue_kind kind, size_t capacity)
 	if (q == NULL || (unsigned)kind >= WEFT_QUEUE_KIND_COUNT)
 		return EINVAL;
 	const weft_queue_ops *ops = ops_of(kind);
-	if (ops == NULL) /* WEFT-MERGE: drop weak (an unlinked msq kind) */
-		return ENOSYS;
+	if (ops == NULL)
+		return EINVAL;
 	if (ops->bounded && capacity == 0)
 		return EINVAL;
 	weft_ec_global_init();
@@ -92,6 +85,60 @@ int weft_queue_pop(weft_queue *q, void **item)
 	if (WEFT_UNLIKELY(q == NULL || item == NULL))
 		return EINVAL;
 	return q->ops->pop(q->impl, item);
+}
+
+int weft_queue_push_n(weft_queue *q, void *const *items, size_t n, size_t *pushed)
+{
+	if (q == NULL || items == NULL || pushed == NULL || n == 0)
+		return EINVAL;
+	*pushed = 0;
+	for (size_t i = 0; i < n; i++)
+		if (items[i] == NULL)
+			return EINVAL; /* checked first: a failed call pushes nothing */
+	size_t done = 0;
+	int err;
+	if (q->ops->push_n != NULL) {
+		err = q->ops->push_n(q->impl, items, n, &done);
+	} else {
+		err = 0;
+		for (; done < n; done++)
+			if ((err = q->ops->push(q->impl, items[done])) != 0)
+				break;
+		if (done > 0)
+			err = 0;
+	}
+	if (done > 0) {
+		/* One wake per item pushed while consumers wait: the first through the fence of
+		 * weft_ec_notify, the rest only while waiters remain (the fence is behind us). */
+		weft_ec_notify(&q->ec);
+		for (size_t i = 1; i < done; i++) {
+			if (atomic_load_explicit(&q->ec.waiters, memory_order_relaxed) == 0)
+				break;
+			weft_ec_notify_slow(&q->ec);
+		}
+	}
+	*pushed = done;
+	return err;
+}
+
+int weft_queue_pop_n(weft_queue *q, void **items, size_t n, size_t *popped)
+{
+	if (q == NULL || items == NULL || popped == NULL || n == 0)
+		return EINVAL;
+	size_t done = 0;
+	int err;
+	if (q->ops->pop_n != NULL) {
+		err = q->ops->pop_n(q->impl, items, n, &done);
+	} else {
+		err = 0;
+		for (; done < n; done++)
+			if ((err = q->ops->pop(q->impl, &items[done])) != 0)
+				break;
+		if (done > 0)
+			err = 0;
+	}
+	*popped = done;
+	return err;
 }
 
 int weft_queue_pop_wait(weft_queue *q, void **item, weft_ctx *ctx)
