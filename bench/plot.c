@@ -93,7 +93,7 @@ static int plot_suite(const bench_json *root, const bench_json *figs, const char
 	const char *variants[64], *impls[64];
 	size_t nv = distinct(figs, suite, NULL, "variant", variants, 64);
 	const bench_json *m = bench_json_get(root, "machine");
-	fprintf(f, "set terminal svg size %zu,420 dynamic background rgb 'white' font 'sans,11'\n",
+	fprintf(f, "set terminal svg size %zu,420 dynamic noenhanced background rgb 'white' font 'sans,11'\n",
 		nv * 560);
 	fprintf(f, "set output '%s.svg'\n", suite);
 	fprintf(f, "set multiplot layout 1,%zu title ", nv);
@@ -102,7 +102,7 @@ static int plot_suite(const bench_json *root, const bench_json *figs, const char
 		 bench_json_str(m, "cpu_model", "?"), bench_json_num(m, "cpus", 0));
 	gp_str(f, title);
 	fprintf(f, "\nset logscale xy 2\nset grid\nset key outside bottom center horizontal\n"
-		   "set xlabel 'threads'\nset ylabel 'Mops/s'\nset format y '%%g'\n");
+		   "set offsets graph 0.05, graph 0.05, 0, 0\nset xlabel 'threads'\nset ylabel 'Mops/s'\nset format y '%%g'\n");
 	for (size_t v = 0; v < nv; v++) {
 		size_t ni = distinct(figs, suite, variants[v], "impl", impls, 64);
 		for (size_t i = 0; i < ni; i++) {

@@ -23,8 +23,8 @@ typedef struct counter_state {
 		_Alignas(BENCH_PAD) _Atomic uint64_t v;
 	} *slots;
 	unsigned nslots;
-	_Alignas(BENCH_PAD) weft_counter weft_value;
-	weft_shard_counter *shard;
+	_Alignas(BENCH_PAD) weft_counter wc;
+	_Alignas(BENCH_PAD) weft_shard_counter *shard;
 } counter_state;
 
 static void *counter_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
@@ -41,8 +41,10 @@ static void *counter_create(const bench_shape *sh, const bench_cfg *cfg, char *e
 		return NULL;
 	}
 	memset(s->slots, 0, sizeof *s->slots * s->nslots);
-	weft_counter_init(&s->weft_value, 0);
-	if (weft_shard_counter_create(&s->shard) != 0) {
+	weft_counter_init(&s->wc, 0);
+	int rc = weft_shard_counter_create(&s->shard);
+	if (rc) {
+		snprintf(err, len, "weft_shard_counter_create: %s", strerror(rc));
 		free(s->slots);
 		free(s);
 		return NULL;
@@ -125,32 +127,31 @@ static int slots_verify(void *p, bench_thread *th, unsigned n, char *err, size_t
 	return check_total(sum, th, n, err, len);
 }
 
-/* weft_counter: weft's single atomic (should match "atomic"). */
-static uint64_t weft_counter_op(void *p, bench_thread *t)
+/* weft_counter: weft's single shared counter (one atomic add). */
+static uint64_t wc_op(void *p, bench_thread *t)
 {
 	counter_state *s = p;
 	for (int i = 0; i < COUNTER_BATCH; i++)
-		weft_counter_add(&s->weft_value, 1);
+		weft_counter_add(&s->wc, 1);
 	return COUNTER_BATCH;
 }
 
-static int weft_counter_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
+static int wc_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
 {
-	return check_total((uint64_t)weft_counter_read(&((counter_state *)p)->weft_value), th, n,
-			   err, len);
+	return check_total((uint64_t)weft_counter_read(&((counter_state *)p)->wc), th, n, err,
+			   len);
 }
 
-/* weft_shard_counter: per-thread slots found through weft_thread_index() (a TLS load and
- * a bounds check per add, where padded_slots gets its slot for free). */
-static uint64_t weft_shard_op(void *p, bench_thread *t)
+/* weft_shard_counter: a slot per thread index, found through a thread-local. */
+static uint64_t shard_op(void *p, bench_thread *t)
 {
-	weft_shard_counter *c = ((counter_state *)p)->shard;
+	counter_state *s = p;
 	for (int i = 0; i < COUNTER_BATCH; i++)
-		weft_shard_counter_add(c, 1);
+		weft_shard_counter_add(s->shard, 1);
 	return COUNTER_BATCH;
 }
 
-static int weft_shard_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
+static int shard_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
 {
 	return check_total((uint64_t)weft_shard_counter_read(((counter_state *)p)->shard), th, n,
 			   err, len);
@@ -164,10 +165,10 @@ static const bench_impl counter_impls[] = {
 	COUNTER_IMPL("atomic", "one shared atomic fetch-add", atomic_op, atomic_verify),
 	COUNTER_IMPL("padded_slots", "hand-written padded per-thread slots (load+store)",
 		     slots_op, slots_verify),
-	COUNTER_IMPL("weft_counter", "weft_counter: one atomic fetch-add", weft_counter_op,
-		     weft_counter_verify),
-	COUNTER_IMPL("weft_shard", "weft_shard_counter: padded slots by weft_thread_index()",
-		     weft_shard_op, weft_shard_verify),
+	COUNTER_IMPL("weft_counter", "weft_counter: one shared atomic (weft_counter_add)", wc_op,
+		     wc_verify),
+	COUNTER_IMPL("weft_shard_counter", "weft_shard_counter: per-thread-index padded slots",
+		     shard_op, shard_verify),
 };
 
 static size_t counter_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)

@@ -481,8 +481,8 @@ Q_KIND(mpsc, &ops_mpsc, true, 0, 1, NULL)
 Q_KIND(msq, &ops_msq, true, 0, 0, NULL)
 Q_KIND(msq_rcu, &ops_msq_rcu, true, 0, 0, NULL)
 Q_KIND(sharded, &ops_sharded, false, 0, 0, NULL)
-Q_KIND(ck_ring, &ops_ck_ring, true, 0, 0, NULL)
-Q_KIND(urcu_wfcq, &ops_urcu_wfcq, true, 0, 0, NULL)
+Q_KIND(ck_ring, &ops_ck_ring, true, 0, 0, bench_unavail_tsan)
+Q_KIND(urcu_wfcq, &ops_urcu_wfcq, true, 0, 0, bench_unavail_tsan)
 
 static const bench_impl q_impls[] = {
 	Q_IMPL(mutex, "mutex", "weft_queue \"mutex\": pthread_mutex ring (baseline)"),

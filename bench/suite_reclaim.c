@@ -19,6 +19,9 @@
 #include <time.h>
 #include <urcu/urcu-memb.h>
 
+#include <weft/hazard.h>
+#include <weft/rcu.h>
+
 #define RECLAIM_BATCH 256
 #define NODE_LIVE 0x11FE11FE11FE11FEull
 #define NODE_DEAD 0xDEADDEADDEADDEADull
@@ -28,12 +31,15 @@ typedef struct rnode {
 	_Atomic uint64_t magic;
 	uint64_t value;
 	ck_hp_hazard_t hazard;
+	weft_hazard_obj wobj;
 	struct bench_reclaim_state *owner;
 } rnode;
 
 typedef struct bench_reclaim_state {
 	_Alignas(BENCH_PAD) _Atomic(rnode *) shared;  /* plain, urcu */
 	_Alignas(BENCH_PAD) void *ck_shared;          /* ck_hp (ck_pr atomics) */
+	_Alignas(BENCH_PAD) void *_Atomic wshared;    /* weft_hp */
+	weft_hazard_domain *domain;
 	_Alignas(BENCH_PAD) _Atomic uint64_t bad;
 	_Atomic uint64_t freed;
 	uint64_t retired;
@@ -95,6 +101,7 @@ static void *r_create(const bench_shape *sh, const bench_cfg *cfg, char *err, si
 	}
 	atomic_init(&s->shared, first);
 	s->ck_shared = first;
+	atomic_init(&s->wshared, first);
 	ck_hp_init(&s->hp, 1, 64, node_free);
 	return s;
 }
@@ -261,6 +268,95 @@ static uint64_t rcu_op(void *p, bench_thread *t)
 	return RECLAIM_BATCH;
 }
 
+/* weft_hp: weft_hazard_protect (validate loop inside) + read + clear, in a private
+ * domain; the updater retires through weft_hazard_retire_obj (no allocation). */
+static void *whp_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
+{
+	rstate *s = r_create(sh, cfg, err, len);
+	int rc = s ? weft_hazard_domain_create(&s->domain) : 0;
+	if (rc) {
+		snprintf(err, len, "weft_hazard_domain_create: %s", strerror(rc));
+		r_destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void whp_destroy(void *p)
+{
+	rstate *s = p;
+	weft_hazard_domain_destroy(s->domain);
+	atomic_store_explicit(&s->shared, atomic_load_explicit(&s->wshared, memory_order_relaxed),
+			      memory_order_relaxed);
+	r_destroy(s);
+}
+
+static int whp_init(void *p, bench_thread *t)
+{
+	rstate *s = p;
+	t->local = weft_hazard_rec_get(s->domain);
+	return t->local ? 0 : 12 /* ENOMEM */;
+}
+
+static uint64_t whp_op(void *p, bench_thread *t)
+{
+	rstate *s = p;
+	weft_hazard_rec *rec = t->local;
+	if (t->role == 1) {
+		rnode *n = node_new(s);
+		if (n) {
+			/* Release (in the exchange): pairs with protect's acquire re-load. */
+			rnode *old = atomic_exchange_explicit(&s->wshared, n, memory_order_acq_rel);
+			s->retired++;
+			weft_hazard_retire_obj(s->domain, &old->wobj, old, node_free);
+		}
+		pause_ns(UPDATE_EVERY_NS);
+		return 0;
+	}
+	for (int i = 0; i < RECLAIM_BATCH; i++) {
+		rnode *n = weft_hazard_protect(rec, 0, &s->wshared);
+		check_node(s, n);
+		weft_hazard_clear(rec, 0);
+	}
+	return RECLAIM_BATCH;
+}
+
+static int whp_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
+{
+	rstate *s = p;
+	/* Every reader has cleared its slot and exited: a scan of the domain (the exited
+	 * updater's list included) must free everything retired. */
+	weft_hazard_domain_scan(s->domain);
+	return r_verify(p, th, n, err, len);
+}
+
+/* weft_rcu: weft_rcu_read_lock + acquire load + unlock; the updater waits for a grace
+ * period with weft_rcu_synchronize and frees. */
+static uint64_t wrcu_op(void *p, bench_thread *t)
+{
+	rstate *s = p;
+	if (t->role == 1) {
+		rnode *n = node_new(s);
+		if (n) {
+			/* Release (in the exchange): pairs with the readers' acquire load. */
+			rnode *old = atomic_exchange_explicit(&s->shared, n, memory_order_acq_rel);
+			weft_rcu_synchronize();
+			s->retired++;
+			node_free(old);
+		}
+		pause_ns(UPDATE_EVERY_NS);
+		return 0;
+	}
+	for (int i = 0; i < RECLAIM_BATCH; i++) {
+		weft_rcu_read_lock();
+		/* Acquire: pairs with the updater's exchange. */
+		rnode *n = atomic_load_explicit(&s->shared, memory_order_acquire);
+		check_node(s, n);
+		weft_rcu_read_unlock();
+	}
+	return RECLAIM_BATCH;
+}
+
 static const bench_impl r_impls[] = {
 	{ "plain", "a plain acquire load, no protection (the floor; nothing freed)", NULL,
 	  plain_create, r_destroy, NULL, NULL, plain_op, NULL, r_verify, r_assign },
@@ -269,8 +365,10 @@ static const bench_impl r_impls[] = {
 	{ "urcu", "liburcu memb read lock + load + unlock; synchronize_rcu then free",
 	  bench_unavail_tsan, r_create, r_destroy, rcu_init_thread, rcu_fini_thread, rcu_op,
 	  NULL, r_verify, r_assign },
-	/* WEFT-BENCH: ADD weft_hp (hazard pointers protect) */
-	/* WEFT-BENCH: ADD weft_rcu */
+	{ "weft_hp", "weft_hazard_protect + read + clear; weft_hazard_retire_obj retires", NULL,
+	  whp_create, whp_destroy, whp_init, NULL, whp_op, NULL, whp_verify, r_assign },
+	{ "weft_rcu", "weft_rcu_read_lock + load + unlock; weft_rcu_synchronize then free", NULL,
+	  r_create, r_destroy, NULL, NULL, wrcu_op, NULL, r_verify, r_assign },
 };
 
 static size_t r_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)

@@ -13,13 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <weft/brwlock.h>
+#include <weft/rwlock.h>
+
 #define RW_BATCH 16
 
 typedef struct rw_state {
 	_Alignas(BENCH_PAD) pthread_rwlock_t prw;
 	_Alignas(BENCH_PAD) ck_rwlock_t ckrw;
 	_Alignas(BENCH_PAD) ck_brlock_t ckbr;
-	/* WEFT-BENCH: ADD weft_rwlock / weft_brwlock state */
+	_Alignas(BENCH_PAD) weft_rwlock wrw;
+	_Alignas(BENCH_PAD) weft_brwlock *wbr;
 	_Alignas(BENCH_PAD) uint64_t a;
 	uint64_t b;
 	_Alignas(BENCH_PAD) _Atomic uint64_t torn;
@@ -51,6 +55,13 @@ static void *rw_create_kind(const bench_shape *sh, int prefer_writer)
 	pthread_rwlockattr_destroy(&a);
 	ck_rwlock_init(&s->ckrw);
 	ck_brlock_init(&s->ckbr);
+	weft_rwlock_init(&s->wrw);
+	if (weft_brwlock_create(&s->wbr)) {
+		pthread_rwlock_destroy(&s->prw);
+		free(s->slots);
+		free(s);
+		return NULL;
+	}
 	s->read_pct = sh->read_pct;
 	return s;
 }
@@ -69,6 +80,8 @@ static void rw_destroy(void *p)
 {
 	rw_state *s = p;
 	pthread_rwlock_destroy(&s->prw);
+	weft_rwlock_destroy(&s->wrw);
+	weft_brwlock_destroy(s->wbr);
 	free(s->slots);
 	free(s);
 }
@@ -140,6 +153,11 @@ RW_OP(ck_brlock, ck_brlock_read_lock(&s->ckbr, &s->slots[t->id].reader),
       ck_brlock_read_unlock(&s->slots[t->id].reader), ck_brlock_write_lock(&s->ckbr),
       ck_brlock_write_unlock(&s->ckbr))
 
+RW_OP(weft_rwlock, weft_rwlock_rdlock(&s->wrw, NULL), weft_rwlock_rdunlock(&s->wrw),
+      weft_rwlock_wrlock(&s->wrw, NULL), weft_rwlock_wrunlock(&s->wrw))
+RW_OP(weft_brwlock, weft_brwlock_rdlock(s->wbr, NULL), weft_brwlock_rdunlock(s->wbr),
+      weft_brwlock_wrlock(s->wbr, NULL), weft_brwlock_wrunlock(s->wbr))
+
 static const bench_impl rw_impls[] = {
 	{ "pthread", "pthread_rwlock_t, default (reader-preferring)", NULL, rw_create,
 	  rw_destroy, NULL, NULL, pthread_op, NULL, rw_verify, NULL },
@@ -150,8 +168,10 @@ static const bench_impl rw_impls[] = {
 	{ "ck_brlock", "ck_brlock: big-reader lock, a registered slot per reader",
 	  bench_unavail_tsan, rw_create, rw_destroy, brlock_init, brlock_fini, ck_brlock_op,
 	  NULL, rw_verify, NULL },
-	/* WEFT-BENCH: ADD weft_rwlock */
-	/* WEFT-BENCH: ADD weft_brwlock */
+	{ "weft_rwlock", "weft_rwlock: one word, parks through the waiter seam", NULL, rw_create,
+	  rw_destroy, NULL, NULL, weft_rwlock_op, NULL, rw_verify, NULL },
+	{ "weft_brwlock", "weft_brwlock: reader-biased, a slot per thread index", NULL,
+	  rw_create, rw_destroy, NULL, NULL, weft_brwlock_op, NULL, rw_verify, NULL },
 };
 
 static size_t rw_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)

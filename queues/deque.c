@@ -1,9 +1,15 @@
 /*
  * The Chase-Lev work-stealing deque with the C11 orders of Lê, Pop, Cohen and Zappa
- * Nardelli (PPoPP 2013, figure 1), with two deliberate differences, both stronger:
+ * Nardelli (PPoPP 2013, figure 1), with three deliberate differences, all stronger:
  * - push publishes the bottom index with a release store instead of a release fence and a
  *   relaxed store: the same instructions on x86-64 and Arm64, and ThreadSanitizer (which
  *   does not model fences) then sees the owner -> thief happens-before edge;
+ * - pop's stores of bottom are release stores too (the paper's are relaxed, covered by the
+ *   release fence of an earlier push). A thief may read a bottom value written by pop and
+ *   then steal an item pushed earlier; with the paper's fence that synchronises, and with
+ *   a release store in push it would only through C11's "later stores by the same thread"
+ *   release-sequence rule, which C++20 dropped. Free on x86-64 (a plain mov), an stlr on
+ *   Arm64 next to the full fence pop issues anyway;
  * - steal loads the array with acquire instead of consume (compilers promote consume to
  *   acquire anyway).
  *
@@ -35,7 +41,7 @@
 #include "../sync/alloc.h"
 
 typedef struct deque_array {
-	int64_t mask;              /* capacity - 1; capacity a power of two */
+	int64_t mask;		   /* capacity - 1; capacity a power of two */
 	struct deque_array *older; /* retired list (owner-private), newest first */
 	_Atomic(void *) slots[];   /* atomic: a thief may read a slot the owner writes */
 } deque_array;
@@ -57,8 +63,7 @@ static deque_array *array_new(int64_t capacity)
 	if (capacity > DEQUE_MAX_CAPACITY ||
 	    (uint64_t)capacity > (SIZE_MAX - sizeof(deque_array)) / sizeof(void *))
 		return NULL;
-	deque_array *a =
-		weft_mem_alloc(sizeof(deque_array) + (size_t)capacity * sizeof(void *), 0);
+	deque_array *a = weft_mem_alloc(sizeof(deque_array) + (size_t)capacity * sizeof(void *), 0);
 	if (a == NULL)
 		return NULL;
 	a->mask = capacity - 1;
@@ -110,7 +115,7 @@ static deque_array *deque_grow(weft_deque *d, deque_array *old, int64_t t, int64
 	if (a == NULL)
 		return NULL;
 	for (int64_t i = t; i < b; i++) {
-		/* relaxed: the owner wrote these slots itself; the release below publishes the copy */
+		/* relaxed: the owner wrote these slots; the release below publishes the copy */
 		void *x = atomic_load_explicit(&old->slots[i & old->mask], memory_order_relaxed);
 		atomic_store_explicit(&a->slots[i & a->mask], x, memory_order_relaxed);
 	}
@@ -153,8 +158,10 @@ void *weft_deque_pop(weft_deque *d)
 	/* relaxed: only the owner writes bottom and array */
 	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
 	deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
-	/* relaxed store, ordered by the seq_cst fence below */
-	atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
+	/* release: a thief that reads this value synchronises with everything the owner did
+	 * before (pairs with the acquire load of bottom in steal; see the file comment). Its
+	 * ordering against our load of top comes from the seq_cst fence below. */
+	atomic_store_explicit(&d->bottom, b, memory_order_release);
 	/* seq_cst: the store of bottom must be visible before we read top, against the thief's
 	 * seq_cst fence between its load of top and its load of bottom; otherwise the owner and
 	 * a thief could both take the last item (store->load ordering needs a full fence) */
@@ -162,7 +169,8 @@ void *weft_deque_pop(weft_deque *d)
 	/* relaxed: ordered by the fence above */
 	int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
 	if (t > b) { /* empty: signed compare, b may be -1 */
-		atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+		/* release: as the store above; restores bottom == top */
+		atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
 		return NULL;
 	}
 	/* relaxed: the owner wrote this slot itself */
@@ -171,12 +179,12 @@ void *weft_deque_pop(weft_deque *d)
 		/* The last item: race the thieves for it by moving top, as a thief would.
 		 * seq_cst: totally ordered with the thieves' CAS on top; failure relaxed: we only
 		 * learn that a thief won */
-		if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
-							     memory_order_seq_cst,
-							     memory_order_relaxed))
+		if (!atomic_compare_exchange_strong_explicit(
+			&d->top, &t, t + 1, memory_order_seq_cst, memory_order_relaxed))
 			x = NULL;
-		/* relaxed: top is now b + 1 either way; restore bottom = top (empty) */
-		atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+		/* release: as the first store; top is now b + 1 either way, so this restores
+		 * bottom == top (empty) */
+		atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
 	}
 	return x;
 }

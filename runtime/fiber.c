@@ -28,20 +28,21 @@
 #if defined(WEFT_FIBER_UCONTEXT)
 #include <ucontext.h>
 #elif !defined(__x86_64__) && !defined(__aarch64__)
-#error "weft fibers: no assembly switch for this architecture; configure with -DWEFT_FIBER_UCONTEXT=ON"
+#error                                                                                             \
+    "weft fibers: no assembly switch for this architecture; configure with -DWEFT_FIBER_UCONTEXT=ON"
 #endif
 
 struct weft_fiber {
-	void *sp;             /* saved stack pointer while suspended (assembly switch) */
-	weft_fiber_fn fn;     /* the body, and its argument */
+	void *sp;	  /* saved stack pointer while suspended (assembly switch) */
+	weft_fiber_fn fn; /* the body, and its argument */
 	void *arg;
 	weft_fiber *switch_from; /* who last switched to this fiber (for ASan bookkeeping) */
-	char *map;            /* the mapping: guard page(s) at map, then the stack; NULL for a
-			       * thread's own fiber */
+	char *map;		 /* the mapping: guard page(s) at map, then the stack; NULL for a
+				  * thread's own fiber */
 	size_t map_size;
-	char *stack_lo;       /* lowest usable stack byte; for a thread fiber, its stack bounds */
-	size_t stack_size;    /* usable bytes above stack_lo */
-	bool is_thread;       /* made by weft_fiber_thread_init */
+	char *stack_lo;	   /* lowest usable stack byte; for a thread fiber, its stack bounds */
+	size_t stack_size; /* usable bytes above stack_lo */
+	bool is_thread;	   /* made by weft_fiber_thread_init */
 	struct weft_fiber_san san; /* sanitizer and Valgrind state (fiber_sanitize.h) */
 #if defined(WEFT_FIBER_UCONTEXT)
 	ucontext_t uc;
@@ -68,9 +69,13 @@ static size_t page_size(void)
 	return p;
 }
 
-weft_fiber *weft_fiber_current(void)
+/* noinline with an opaque barrier: even under LTO the compiler may not treat this as pure
+ * and merge two calls across a switch (the second may run on another thread). */
+__attribute__((noinline)) weft_fiber *weft_fiber_current(void)
 {
-	return tls_current;
+	weft_fiber *f = tls_current;
+	__asm__ __volatile__("" : "+r"(f)::"memory");
+	return f;
 }
 
 size_t weft_fiber_stack_size(const weft_fiber *f)
@@ -139,7 +144,7 @@ static void fiber_prepare(weft_fiber *f)
 	 * 8 mod 16 as at any function entry; the 0 there is fiber_entry's (fake) return
 	 * address, so unwinders stop. */
 	uint64_t *s = (uint64_t *)top;
-	*--s = 0;                        /* fake return address of fiber_entry */
+	*--s = 0;				 /* fake return address of fiber_entry */
 	*--s = (uint64_t)(uintptr_t)fiber_entry; /* popped by ret */
 	for (int i = 0; i < 6; i++)
 		*--s = 0; /* rbp rbx r12 r13 r14 r15; rbp 0 ends frame-pointer chains */
@@ -268,6 +273,15 @@ void weft_fiber_thread_fini(weft_fiber *self)
 /* Only before the switch does this frame touch TLS; after it, it may be on another thread. */
 static inline void fiber_switch(weft_fiber *from, weft_fiber *to, bool final)
 {
+#if defined(WEFT_DEBUG_CHECKS)
+	if (from != tls_current || to == from) {
+		static const char msg[] = "weft: weft_fiber_switch: from is not the running fiber, "
+					  "or from == to\n";
+		ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+		(void)r;
+		abort();
+	}
+#endif
 	to->switch_from = from;
 	tls_current = to;
 	weft_fiber_san_before_switch(&from->san, &to->san, to->stack_lo, to->stack_size, final);
@@ -293,7 +307,7 @@ void weft_fiber_switch_final(weft_fiber *from, weft_fiber *to)
 /* ---- the overflow handler ---- */
 
 static struct sigaction overflow_previous; /* the SIGSEGV disposition we replaced */
-static _Atomic int overflow_installed;     /* 0 no, 1 installing, 2 yes */
+static _Atomic int overflow_installed;	   /* 0 no, 1 installing, 2 yes */
 
 static size_t format_u64(char *buf, uint64_t v)
 {
@@ -350,6 +364,9 @@ static void overflow_handler(int sig, siginfo_t *info, void *uctx)
 	signal(sig, SIG_DFL);
 }
 
+/* Room for our report, or for ASan's or a chained handler's. */
+#define ALTSTACK_SIZE ((size_t)64 * 1024)
+
 /* Frees the thread's alternate signal stack when the thread exits. */
 static pthread_key_t altstack_key;
 static pthread_once_t altstack_key_once = PTHREAD_ONCE_INIT;
@@ -361,7 +378,7 @@ static void altstack_free(void *map)
 	memset(&off, 0, sizeof off);
 	off.ss_flags = SS_DISABLE;
 	sigaltstack(&off, NULL);
-	munmap(map, (size_t)64 * 1024);
+	munmap(map, ALTSTACK_SIZE);
 }
 
 static void altstack_key_create(void)
@@ -379,7 +396,7 @@ static int altstack_install(void)
 	pthread_once(&altstack_key_once, altstack_key_create);
 	if (altstack_key_err != 0)
 		return altstack_key_err;
-	size_t size = (size_t)64 * 1024; /* room for ASan's or a chained handler's report */
+	size_t size = ALTSTACK_SIZE;
 	void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return ENOMEM;

@@ -8,7 +8,8 @@
  * stack pointer and the floating-point control words (x86-64: MXCSR and the x87 control
  * word; aarch64: FPCR), so each fiber keeps its own rounding mode. With the CMake option
  * WEFT_FIBER_UCONTEXT the switch is glibc's swapcontext() instead (slow: it makes a
- * sigprocmask system call per switch; a fallback for platforms without the assembly).
+ * sigprocmask system call per switch; a fallback for platforms without the assembly; each
+ * fiber then also carries its own signal mask, across threads when it migrates).
  *
  * Sanitizers and Valgrind: each fiber owns a ThreadSanitizer fiber
  * (__tsan_create_fiber/__tsan_switch_to_fiber/__tsan_destroy_fiber); each switch tells
@@ -26,7 +27,8 @@
  *
  * Stack overflow: stacks are mmap'd with a PROT_NONE guard page below. A thread that runs
  * fibers calls weft_fiber_overflow_handler_install(): a fault in the current fiber's guard
- * page is then reported from an alternate signal stack ("weft: fiber stack overflow (stack
+ * page is then reported from an alternate signal stack (every thread that may run a fiber
+ * must call it, since the alternate stack is per thread) ("weft: fiber stack overflow (stack
  * size N bytes); raise weft_rt_config.stack_size") and the process aborts. A single frame
  * larger than a page can jump over the guard page (build with -fstack-clash-protection).
  *

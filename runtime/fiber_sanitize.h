@@ -130,7 +130,7 @@ static inline void weft_fiber_san_before_switch(struct weft_fiber_san *from,
 						struct weft_fiber_san *to, void *to_lo,
 						size_t to_size, bool final)
 {
-	(void)from, (void)to, (void)to_lo, (void)to_size, (void)final;
+	(void)from, (void)to, (void)to_lo, (void)to_size, (void) final;
 #if defined(WEFT_ASAN)
 	if (final)
 		from->fake_stack = NULL;

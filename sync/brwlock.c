@@ -22,9 +22,15 @@
  *   3. A reader parks on wflag only on a value that has WRITER and RWAIT; the writer leaves
  *      by exchanging wflag to 0 and waking all of wflag's parkers if RWAIT was set.
  *   4. A writer parks on a slot (waiting for it to drain) only with SLEEP set and with a
- *      deadline at most DRAIN_NAP_NS away. A reader leaving while SLEEP is set wakes it;
- *      the reader's check is a relaxed load that may overtake its own store, so that wake
- *      can be missed, and the deadline bounds what the miss costs.
+ *      deadline at most DRAIN_NAP_NS away. A reader leaving while SLEEP is set wakes it.
+ *      The reader's look at SLEEP is a relaxed load made just before its releasing store
+ *      (so that, once the store has made the lock free, the reader no longer touches the
+ *      lock, which the writer may already have freed); a writer that sets SLEEP after
+ *      that load misses the wake, and the deadline bounds what the miss costs. In the
+ *      case that matters (a reader inside for long) SLEEP is set well before the reader
+ *      leaves.
+ *   5. A reader that leaves its slot read lock touches the lock no more after its
+ *      releasing store (it wakes a sleeping writer by address only: a parking-lot key).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -90,11 +96,15 @@ void weft_brwlock_destroy(weft_brwlock *l)
 	weft_mem_free(l);
 }
 
-/* Take back an announcement (REG+1 -> REG) and wake a writer that sleeps on this slot. */
+/*
+ * Take back an announcement (REG+1 -> REG) and wake a writer that sleeps on this slot.
+ * (Unlike rdunlock, the caller goes on using l, so the hint may be read after the store.)
+ */
 static void brw_retreat(weft_brwlock *l, uint32_t i)
 {
 	/* Release: pairs with the writer's acquire load of the slot. */
 	atomic_store_explicit(&l->slots[i].readers, REG, memory_order_release);
+	/* Relaxed: a hint; a miss costs the writer one nap (invariant 4). */
 	if (atomic_load_explicit(&l->wflag, memory_order_relaxed) & SLEEP)
 		weft_unpark(&l->slots[i].readers, 1);
 }
@@ -162,15 +172,16 @@ int weft_brwlock_rdlock_slow_(weft_brwlock *l, weft_ctx *ctx, bool announced)
 	}
 }
 
-int weft_brwlock_rdunlock_slow_(weft_brwlock *l, uint32_t idx)
+void weft_brwlock_wake_writer_(const void *slot)
+{
+	/* The address is only a parking-lot key: the lock may be gone by now. */
+	weft_unpark(slot, 1);
+}
+
+int weft_brwlock_rdunlock_slow_(weft_brwlock *l)
 {
 	if (l == NULL)
 		return EINVAL;
-	if (idx != WEFT_THREAD_INDEX_NONE) {
-		/* The fast path released the slot and saw a sleeping writer. */
-		weft_unpark(&l->slots[idx].readers, 1);
-		return 0;
-	}
 	/* Not a slot read lock (no slot, or the slot holds none): the underlying lock's. */
 	return weft_rwlock_rdunlock(&l->wlock);
 }

@@ -22,6 +22,14 @@
 
 #include <urcu/urcu-memb.h>
 
+#if defined(_LGPL_SOURCE)
+/* liburcu's reader state, redeclared initial-exec: compiled -fPIC, the default model
+ * would call __tls_get_addr on every lock and unlock. liburcu-memb is a load-time
+ * dependency of libweft, so its TLS is in the static block (weft's own TLS is
+ * initial-exec too, see include/weft/thread.h). */
+extern __thread struct urcu_reader urcu_memb_reader __attribute__((tls_model("initial-exec")));
+#endif
+
 #include <weft/rcu.h>
 #include <weft/waiter.h>
 
@@ -52,7 +60,7 @@ _Static_assert(alignof(weft_rcu_head) >= alignof(struct rcu_head), "rcu_head ali
 static pthread_key_t reg_key;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static bool reg_key_ok;
-static __thread bool registered;
+static __thread bool registered __attribute__((tls_model("initial-exec")));
 
 static void unregister_at_exit(void *arg)
 {
@@ -73,6 +81,14 @@ static void ensure_registered(void)
 	if (WEFT_LIKELY(registered))
 		return;
 	pthread_once(&reg_once, reg_init);
+#if defined(_LGPL_SOURCE)
+	/* A thread its owner registered with liburcu itself keeps that registration (and
+	 * its owner unregisters it): registering twice is an error in liburcu. */
+	if (URCU_TLS(urcu_memb_reader).registered) {
+		registered = true;
+		return;
+	}
+#endif
 	urcu_memb_register_thread();
 	registered = true;
 	/* Without the key (no key left) the thread stays registered until it exits, which

@@ -55,6 +55,9 @@ struct rw_witness {
 	_Atomic uint64_t reads_done;
 	uint64_t iters;
 	unsigned write_one_in;
+	unsigned timeout_one_in; /* 0: never; else this share of blocking calls get a short
+				  * deadline, so give-ups race wake-ups */
+	_Atomic uint64_t timeouts;
 };
 
 struct rw_worker {
@@ -98,12 +101,21 @@ static void *rw_witness_main(void *arg)
 		uint64_t x = weft_test_rand(&rng);
 		bool write = x % w->write_one_in == 0;
 		bool try = (x >> 20) % 8 == 0;
+		weft_ctx *ctx = NULL;
+		if (!try && w->timeout_one_in != 0 && (x >> 30) % w->timeout_one_in == 0)
+			CHECK_EQ(weft_ctx_with_timeout(NULL, (x >> 40) % 200000, &ctx), 0);
 		if (write) {
 			if (try) {
 				if (o->trywrlock(o->lock) != 0)
 					continue;
 			} else {
-				CHECK_EQ(o->wrlock(o->lock, NULL), 0);
+				int r = o->wrlock(o->lock, ctx);
+				weft_ctx_release(ctx);
+				if (r == ETIMEDOUT) {
+					atomic_fetch_add_explicit(&w->timeouts, 1, memory_order_relaxed);
+					continue;
+				}
+				CHECK_EQ(r, 0);
 			}
 			rw_write_section(w, &rng);
 			CHECK_EQ(o->wrunlock(o->lock), 0);
@@ -112,7 +124,13 @@ static void *rw_witness_main(void *arg)
 				if (o->tryrdlock(o->lock) != 0)
 					continue;
 			} else {
-				CHECK_EQ(o->rdlock(o->lock, NULL), 0);
+				int r = o->rdlock(o->lock, ctx);
+				weft_ctx_release(ctx);
+				if (r == ETIMEDOUT) {
+					atomic_fetch_add_explicit(&w->timeouts, 1, memory_order_relaxed);
+					continue;
+				}
+				CHECK_EQ(r, 0);
 			}
 			rw_read_section(w, &rng);
 			CHECK_EQ(o->rdunlock(o->lock), 0);
@@ -123,9 +141,10 @@ static void *rw_witness_main(void *arg)
 }
 
 static void rw_case_witness(const struct rw_ops *ops, unsigned threads, uint64_t iters,
-			    unsigned write_one_in)
+			    unsigned write_one_in, unsigned timeout_one_in)
 {
-	struct rw_witness w = { .ops = ops, .iters = iters, .write_one_in = write_one_in };
+	struct rw_witness w = { .ops = ops, .iters = iters, .write_one_in = write_one_in,
+				.timeout_one_in = timeout_one_in };
 	struct rw_worker workers[64];
 	void *args[64];
 	for (unsigned t = 0; t < threads; t++) {
@@ -136,10 +155,10 @@ static void rw_case_witness(const struct rw_ops *ops, unsigned threads, uint64_t
 	CHECK_EQ(w.a, w.writes);
 	CHECK_EQ(w.b, w.writes);
 	CHECK_EQ(w.writes, atomic_load(&w.writes_done));
-	printf("%u threads: %llu reads, %llu writes, witness never saw a writer with readers "
-	       "or two writers\n",
+	printf("%u threads: %llu reads, %llu writes, %llu timed out; the witness never saw a "
+	       "writer with readers or two writers\n",
 	       threads, (unsigned long long)atomic_load(&w.reads_done),
-	       (unsigned long long)w.writes);
+	       (unsigned long long)w.writes, (unsigned long long)atomic_load(&w.timeouts));
 }
 
 /* ---- writer starvation: readers keep the lock read-held by overlapping ---- */
@@ -175,7 +194,7 @@ static void *rw_starve_reader(void *arg)
 
 static void rw_case_writer_not_starved(const struct rw_ops *o, unsigned readers)
 {
-	struct rw_starve s = { .ops = o, .cap = 50 * 1000 * 1000 };
+	struct rw_starve s = { .ops = o, .cap = 2 * 1000 * 1000 };
 	pthread_t th[16];
 	for (unsigned i = 0; i < readers; i++)
 		pthread_create(&th[i], NULL, rw_starve_reader, &s);

@@ -121,14 +121,14 @@ WEFT_TEST(trylock)
 WEFT_STRESS(witness_8_threads)
 {
 	struct rw_ops o = make_ops();
-	rw_case_witness(&o, 8, weft_test_scale(200000), 100);
+	rw_case_witness(&o, 8, weft_test_scale(200000), 100, 0);
 	check_idle_destroy(&o);
 }
 
 WEFT_STRESS(witness_16_threads_write_heavy)
 {
 	struct rw_ops o = make_ops();
-	rw_case_witness(&o, 16, weft_test_scale(50000), 3);
+	rw_case_witness(&o, 16, weft_test_scale(50000), 3, 0);
 	check_idle_destroy(&o);
 }
 
@@ -155,7 +155,8 @@ WEFT_STRESS(witness_beyond_slots)
 	struct rw_ops o = make_ops();
 	weft_brwlock *b = o.lock;
 	unsigned n = b->nslots + 8;
-	struct rw_witness w = { .ops = &o, .iters = weft_test_scale(3000), .write_one_in = 20 };
+	struct rw_witness w = { .ops = &o, .iters = weft_test_scale(3000), .write_one_in = 20,
+				.timeout_one_in = 4 };
 	pthread_barrier_t bar;
 	pthread_barrier_init(&bar, NULL, n);
 	struct crowd *cs = calloc(n, sizeof(*cs));
@@ -173,6 +174,14 @@ WEFT_STRESS(witness_beyond_slots)
 	CHECK_EQ(w.a, w.writes);
 	printf("%u threads over %u slots: %llu reads, %llu writes\n", n, b->nslots,
 	       (unsigned long long)atomic_load(&w.reads_done), (unsigned long long)w.writes);
+	check_idle_destroy(&o);
+}
+
+/* Give-ups (short deadlines) racing wake-ups and hand-overs: nothing lost, nothing broken. */
+WEFT_STRESS(witness_with_timeouts)
+{
+	struct rw_ops o = make_ops();
+	rw_case_witness(&o, 8, weft_test_scale(100000), 5, 3);
 	check_idle_destroy(&o);
 }
 

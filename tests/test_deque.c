@@ -16,7 +16,7 @@
 
 /* Items are 1..n encoded as pointers (never NULL). */
 #define ITEM(i) ((void *)(uintptr_t)(i))
-#define ID(p) ((uint64_t)(uintptr_t)(p))
+#define ID(p)	((uint64_t)(uintptr_t)(p))
 
 WEFT_TEST(bad_input)
 {
@@ -108,7 +108,7 @@ static void failing_free(void *p, void *user)
 
 WEFT_TEST(enomem_leaves_deque_unchanged)
 {
-	weft_allocator a = { failing_alloc, failing_free, NULL };
+	weft_allocator a = {failing_alloc, failing_free, NULL};
 	CHECK_EQ(weft_allocator_set(&a), 0);
 	weft_deque *d = NULL;
 	atomic_store(&fail_allocs, 1);
@@ -132,14 +132,17 @@ WEFT_TEST(enomem_leaves_deque_unchanged)
 
 struct stress {
 	weft_deque *d;
-	uint64_t n;              /* items 1..n */
-	_Atomic uint8_t *seen;   /* seen[i]: times item i was taken */
-	_Atomic int done;        /* the owner has pushed everything and drained */
+	uint64_t n;	       /* items 1..n */
+	_Atomic uint8_t *seen; /* seen[i]: times item i was taken */
+	/* plain memory the owner writes before pushing item i and the taker reads: TSan checks
+	 * the push -> take happens-before edge */
+	uint64_t *payload;
+	_Atomic int done;	 /* the owner has pushed everything and drained */
 	_Atomic uint64_t stolen; /* statistics */
 	_Atomic uint64_t busy;
 	unsigned yield_one_in;
 	unsigned max_depth; /* the owner keeps at most this many items (0: no limit) */
-	unsigned burst;     /* the owner pushes this many, then pops about half */
+	unsigned burst;	    /* the owner pushes this many, then pops about half */
 };
 
 struct role {
@@ -152,6 +155,10 @@ static void take(struct stress *s, void *x)
 	uint64_t id = ID(x);
 	if (id == 0 || id > s->n) {
 		fprintf(stderr, "taken a garbage item %llu\n", (unsigned long long)id);
+		abort();
+	}
+	if (s->payload[id] != id * 0x9E3779B97F4A7C15ull) {
+		fprintf(stderr, "item %llu: its payload is not visible\n", (unsigned long long)id);
 		abort();
 	}
 	uint8_t before = atomic_fetch_add_explicit(&s->seen[id], 1, memory_order_relaxed);
@@ -169,6 +176,7 @@ static void owner_run(struct stress *s, uint64_t *rng)
 		for (unsigned k = 0; k < burst && next <= s->n; k++) {
 			if (s->max_depth && weft_deque_size_hint(s->d) >= s->max_depth)
 				break;
+			s->payload[next] = next * 0x9E3779B97F4A7C15ull; /* plain write */
 			if (weft_deque_push(s->d, ITEM(next)) != 0)
 				abort();
 			next++;
@@ -227,7 +235,8 @@ static uint64_t stress_run(struct stress *s, size_t initial_capacity, unsigned t
 {
 	CHECK_EQ(weft_deque_create(&s->d, initial_capacity), 0);
 	s->seen = calloc(s->n + 1, 1);
-	CHECK(s->seen != NULL);
+	s->payload = calloc(s->n + 1, sizeof(uint64_t));
+	CHECK(s->seen != NULL && s->payload != NULL);
 	atomic_store(&s->done, 0);
 	atomic_store(&s->stolen, 0);
 	atomic_store(&s->busy, 0);
@@ -235,7 +244,7 @@ static uint64_t stress_run(struct stress *s, size_t initial_capacity, unsigned t
 	void *args[17];
 	CHECK(thieves < 17);
 	for (unsigned i = 0; i <= thieves; i++) {
-		roles[i] = (struct role){ s, i };
+		roles[i] = (struct role){s, i};
 		args[i] = &roles[i];
 	}
 	weft_test_run_threads(thieves + 1, role_main, args);
@@ -248,13 +257,14 @@ static uint64_t stress_run(struct stress *s, size_t initial_capacity, unsigned t
 	}
 	CHECK_EQ(weft_deque_size_hint(s->d), 0);
 	free((void *)s->seen);
+	free(s->payload);
 	weft_deque_destroy(s->d);
 	return atomic_load(&s->stolen);
 }
 
 WEFT_STRESS(exactly_once_growth)
 {
-	struct stress s = { .n = weft_test_scale(1000000), .yield_one_in = 0, .burst = 64 };
+	struct stress s = {.n = weft_test_scale(1000000), .yield_one_in = 0, .burst = 64};
 	uint64_t stolen = stress_run(&s, 1, 3);
 	printf("%llu items, 3 thieves, initial capacity 1: %llu stolen, %llu lost races, "
 	       "exactly once\n",
@@ -264,7 +274,7 @@ WEFT_STRESS(exactly_once_growth)
 
 WEFT_STRESS(exactly_once_oversubscribed_yields)
 {
-	struct stress s = { .n = weft_test_scale(300000), .yield_one_in = 97, .burst = 16 };
+	struct stress s = {.n = weft_test_scale(300000), .yield_one_in = 97, .burst = 16};
 	uint64_t stolen = stress_run(&s, 1, 15);
 	printf("%llu items, 15 thieves on 2 cores, random yields: %llu stolen, %llu lost "
 	       "races, exactly once\n",
@@ -283,15 +293,14 @@ WEFT_STRESS(exactly_once_oversubscribed_yields)
 WEFT_STRESS(thief_read_vs_slot_reuse_and_resize)
 {
 	struct stress s = {
-		.n = weft_test_scale(400000), .yield_one_in = 31, .max_depth = 3, .burst = 4
-	};
+	    .n = weft_test_scale(400000), .yield_one_in = 31, .max_depth = 3, .burst = 4};
 	uint64_t stolen = stress_run(&s, 4, 8); /* never grows: max_depth 3 < 4 */
 	printf("wrap-around phase: %llu items through a 4-slot array, %llu stolen\n",
 	       (unsigned long long)s.n, (unsigned long long)stolen);
 	uint64_t rounds = weft_test_scale(300);
 	uint64_t total = 0;
 	for (uint64_t r = 0; r < rounds; r++) {
-		struct stress g = { .n = 2000, .yield_one_in = 13, .burst = 256 };
+		struct stress g = {.n = 2000, .yield_one_in = 13, .burst = 256};
 		total += stress_run(&g, 1, 4);
 	}
 	printf("resize phase: %llu rounds growing 1 -> 2048 under 4 thieves, %llu stolen\n",

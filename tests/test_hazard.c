@@ -1,5 +1,9 @@
 /* Hazard pointers: protection holds, retired nodes get freed, and the bound is kept. */
+#define WEFT_DEBUG_CHECKS 1 /* WEFT_HAZARD_ASSERT_NONE_HELD is live in this file */
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -360,4 +364,32 @@ WEFT_TEST(survivors_kept_until_cleared)
 	weft_hazard_clear_all(rec);
 	weft_hazard_scan(NULL);
 	CHECK_EQ(atomic_load(&freed_count) - f0, 5000 + WEFT_HAZARD_SLOTS);
+}
+
+/* The fiber rule's debug check: holding a slot (any domain) at a switch point aborts. */
+WEFT_TEST(assert_none_held)
+{
+	weft_hazard_domain *d;
+	CHECK_EQ(weft_hazard_domain_create(&d), 0);
+	weft_hazard_rec *rec = weft_hazard_rec_get(d);
+	void *_Atomic src = &src;
+	WEFT_HAZARD_ASSERT_NONE_HELD(); /* nothing held: passes */
+	CHECK(weft_hazard_protect(rec, 3, &src) == &src);
+	CHECK(weft_hazard_thread_holds_any()); /* found through the private domain */
+	fflush(NULL);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(2); /* keep the expected message out of the log */
+		WEFT_HAZARD_ASSERT_NONE_HELD();
+		_exit(0);
+	}
+	int status;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	weft_hazard_clear(rec, 3);
+	CHECK(!weft_hazard_thread_holds_any());
+	WEFT_HAZARD_ASSERT_NONE_HELD();
+	weft_hazard_domain_destroy(d);
+	CHECK(!weft_hazard_thread_holds_any()); /* the destroyed domain is forgotten */
 }

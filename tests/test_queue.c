@@ -28,18 +28,22 @@ typedef struct kind_info {
 	unsigned max_p, max_c; /* 0: any number */
 	bool fifo;             /* per-producer FIFO promised */
 	bool bounded;
+	/* Its push spins until earlier producers publish (ck_ring 0.7.1): on 2 cores with
+	 * more producers than cores that is the near-livelock weft's own queues avoid, so
+	 * the stress runs it with at most 2 producers to stay bounded in time. */
+	bool peer_spin;
 } kind_info;
 
 static const kind_info kinds[] = {
-	{ "mutex", 0, 0, true, true },
-	{ "mpmc", 0, 0, true, true },
-	{ "spsc", 1, 1, true, true },
-	{ "mpsc", 0, 1, true, false },
-	{ "sharded", 0, 0, false, true },
-	{ "ck_ring", 0, 0, true, true },
-	{ "urcu_wfcq", 0, 0, true, false },
-	{ "msq", 0, 0, true, false },     /* P x C stress of its own: tests/test_msq.c */
-	{ "msq_rcu", 0, 0, true, false },
+	{ .name = "mutex", .fifo = true, .bounded = true },
+	{ .name = "mpmc", .fifo = true, .bounded = true },
+	{ .name = "spsc", .max_p = 1, .max_c = 1, .fifo = true, .bounded = true },
+	{ .name = "mpsc", .max_c = 1, .fifo = true },
+	{ .name = "sharded", .bounded = true },
+	{ .name = "ck_ring", .fifo = true, .bounded = true, .peer_spin = true },
+	{ .name = "urcu_wfcq", .fifo = true },
+	{ .name = "msq", .fifo = true }, /* P x C stress of its own: tests/test_msq.c */
+	{ .name = "msq_rcu", .fifo = true },
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -408,7 +412,7 @@ WEFT_STRESS(pop_wait_no_lost_wakeup)
 	for (size_t i = 0; i < NKINDS; i++) {
 		const kind_info *k = &kinds[i];
 		pw_run run = { .q = make(k, 64) };
-		run.P = k->max_p ? k->max_p : 4;
+		run.P = k->max_p ? k->max_p : k->peer_spin ? 2 : 4;
 		run.C = k->max_c ? k->max_c : 4;
 		run.per_producer = weft_test_scale(50000) / run.P + 1;
 		pthread_t th[8];
@@ -519,6 +523,7 @@ static void matrix_one(const kind_info *k, unsigned P, unsigned C, uint64_t item
 {
 	mx_run run = { .kind = k, .P = P, .C = C };
 	run.q = make(k, 1024);
+	uint64_t t0 = weft_now_ns();
 	run.per_producer = items / P;
 	size_t n = (size_t)P * run.per_producer;
 	run.seen = calloc(n, 1);
@@ -538,6 +543,8 @@ static void matrix_one(const kind_info *k, unsigned P, unsigned C, uint64_t item
 	CHECK_EQ(weft_queue_pop(run.q, &it), EAGAIN);
 	weft_queue_destroy(run.q);
 	free((void *)run.seen);
+	printf("  %s %ux%u: %zu items in %.3f s\n", k->name, P, C, n,
+	       (double)(weft_now_ns() - t0) / 1e9);
 }
 
 static void stress_kind(const char *name)
@@ -549,14 +556,16 @@ static void stress_kind(const char *name)
 	for (unsigned a = 0; a < 3; a++) {
 		for (unsigned b = 0; b < 3; b++) {
 			unsigned P = sides[a], C = sides[b];
-			if ((k->max_p && P > k->max_p) || (k->max_c && C > k->max_c))
+			if ((k->max_p && P > k->max_p) || (k->max_c && C > k->max_c) ||
+			    (k->peer_spin && P > 2))
 				continue;
 			matrix_one(k, P, C, items);
 			configs++;
 		}
 	}
 	/* Oversubscribed: 16 x 16 (or as many as the kind allows) on 2 cores. */
-	unsigned P = k->max_p ? k->max_p : 16, C = k->max_c ? k->max_c : 16;
+	unsigned P = k->max_p ? k->max_p : k->peer_spin ? 2 : 16;
+	unsigned C = k->max_c ? k->max_c : 16;
 	matrix_one(k, P, C, items);
 	configs++;
 	printf("%s: %u configurations up to %ux%u, %llu items each: exactly once%s\n", name,

@@ -68,13 +68,20 @@ WEFT_TEST(trylock)
 
 WEFT_STRESS(witness_8_threads)
 {
-	rw_case_witness(&ops, 8, weft_test_scale(200000), 10);
+	rw_case_witness(&ops, 8, weft_test_scale(200000), 10, 0);
 	check_idle();
 }
 
 WEFT_STRESS(witness_16_threads_write_heavy)
 {
-	rw_case_witness(&ops, 16, weft_test_scale(50000), 2);
+	rw_case_witness(&ops, 16, weft_test_scale(50000), 2, 0);
+	check_idle();
+}
+
+/* Give-ups (short deadlines) racing wake-ups and hand-overs: nothing lost, nothing broken. */
+WEFT_STRESS(witness_with_timeouts)
+{
+	rw_case_witness(&ops, 8, weft_test_scale(100000), 5, 3);
 	check_idle();
 }
 

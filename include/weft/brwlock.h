@@ -28,6 +28,11 @@
  *
  * Synchronisation table: every call may run concurrently with every other call on the same
  * lock from any thread, except weft_brwlock_destroy, which needs the lock idle and unused.
+ *
+ * Lifetime: a reader that leaves through its slot no longer touches the lock once its
+ * unlock has made the lock free, so a writer may destroy the lock right after acquiring
+ * it as far as slot readers go; readers without a slot, and writers, follow weft_rwlock's
+ * rule (every call on the lock must have returned).
  */
 #ifndef WEFT_BRWLOCK_H
 #define WEFT_BRWLOCK_H
@@ -66,7 +71,8 @@ typedef struct weft_brwlock {
 
 /* Private slow paths behind the inline fast paths below. */
 WEFT_API int weft_brwlock_rdlock_slow_(weft_brwlock *l, weft_ctx *ctx, bool announced);
-WEFT_API int weft_brwlock_rdunlock_slow_(weft_brwlock *l, uint32_t idx);
+WEFT_API int weft_brwlock_rdunlock_slow_(weft_brwlock *l);
+WEFT_API void weft_brwlock_wake_writer_(const void *slot);
 
 /*
  * weft_brwlock_create - a new, unlocked lock in *l.
@@ -124,17 +130,19 @@ static inline int weft_brwlock_rdunlock(weft_brwlock *l)
 		struct weft_brwlock_slot_ *s = &l->slots[i];
 		uint32_t v = atomic_load_explicit(&s->readers, memory_order_relaxed);
 		if (WEFT_LIKELY(v > WEFT_BRWLOCK_REG_)) {
+			/* Relaxed hint, read before the store so that l is not touched once a
+			 * writer may own it (and free it): a writer asleep on this slot is
+			 * woken below, or by its own short timeout if it fell asleep after
+			 * this load (see brwlock.c). */
+			uint32_t f = atomic_load_explicit(&l->wflag, memory_order_relaxed);
 			/* Release: pairs with the writer's acquire load of this slot. */
 			atomic_store_explicit(&s->readers, v - 1, memory_order_release);
-			/* Relaxed hint: a sleeping writer is woken here, or by its own timeout
-			 * when this load overtakes the store above (see brwlock.c). */
-			if (WEFT_UNLIKELY(atomic_load_explicit(&l->wflag, memory_order_relaxed) &
-					  WEFT_BRWLOCK_SLEEP_))
-				return weft_brwlock_rdunlock_slow_(l, i);
+			if (WEFT_UNLIKELY(f & WEFT_BRWLOCK_SLEEP_))
+				weft_brwlock_wake_writer_(&s->readers); /* uses the address only */
 			return 0;
 		}
 	}
-	return weft_brwlock_rdunlock_slow_(l, WEFT_THREAD_INDEX_NONE);
+	return weft_brwlock_rdunlock_slow_(l);
 }
 
 /*

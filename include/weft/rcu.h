@@ -10,8 +10,9 @@
  *   weft_rcu_read_unlock();
  *
  * Threads need no registration: each thread registers with liburcu on its first call
- * here and unregisters when it exits. (Do not also register the same thread with liburcu
- * yourself.) Read-side sections nest and never block; a writer that retires never blocks.
+ * here and unregisters when it exits. A thread the caller registered with liburcu's memb
+ * flavour beforehand is detected and left to its owner (not in ThreadSanitizer builds,
+ * which call liburcu out of line: there, do not register threads yourself). Read-side sections nest and never block; a writer that retires never blocks.
  *
  * Compared with hazard pointers: a read-side section protects everything it reaches at
  * the cost of two thread-local updates, with no per-pointer publication; the price is that

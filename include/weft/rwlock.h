@@ -15,11 +15,13 @@
  * any shared cache line; this lock costs each reader one atomic read-modify-write on the
  * shared word.
  *
- * Synchronisation table (which pairs of calls need outside exclusion):
- *             | rdlock | wrlock | try* | *unlock | init/destroy
- *   rdlock    |   -    |   -    |  -   |    -    |   caller
- *   wrlock    |   -    |   -    |  -   |    -    |   caller
- *   init/destroy: the caller ensures nobody else uses the lock.
+ * Synchronisation table: every lock and unlock call may run concurrently with every other
+ * one on the same lock, from any thread; init and destroy need the lock unused.
+ *
+ * Lifetime: free or reuse a lock's memory only once every call on it has returned. (An
+ * unlock that has waiters to wake still touches the lock for a moment after another thread
+ * may already have acquired it; a thread that frees the lock right after acquiring it must
+ * know by other means that those calls are over, e.g. by joining the threads.)
  * Unlocking a lock the caller does not hold is undefined; where it can be seen (no reader
  * or no writer inside) the unlock returns EPERM, and WEFT_DEBUG_CHECKS builds abort. The
  * lock records no owner, so a read lock may be released by another thread.
