@@ -51,7 +51,7 @@ WEFT_TEST(sequential)
 
 WEFT_STRESS(exactly_once_concurrent)
 {
-	uint64_t rounds = weft_test_scale(1000);
+	uint64_t rounds = weft_test_scale(500);
 	for (uint64_t r = 0; r < rounds; r++) {
 		struct once_case c = { .once = WEFT_ONCE_INIT };
 		void *args[12];
