@@ -12,6 +12,7 @@
 
 #include <weft/brwlock.h>
 #include <weft/ctx.h>
+#include <weft/mutex.h>
 #include <weft/rwlock.h>
 #include <weft/sem.h>
 #include <weft/waiter.h>
@@ -26,11 +27,12 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* ---- the blocking primitives, as a table (add mutex / RW lock entries as they land) ---- */
+/* ---- the blocking primitives, as a table ---- */
 
 static weft_sem never_posted; /* value 0 throughout */
 static weft_wg never_done;    /* count 1 throughout */
 static weft_rwlock rw_read_held, rw_write_held; /* held by the test's main thread */
+static weft_mutex mutex_held = WEFT_MUTEX_INITIALIZER; /* held by the main thread */
 static weft_brwlock *brw_read_held, *brw_write_held;
 
 /* Once per process (each case runs in its own process); the locks stay held to the end. */
@@ -47,6 +49,7 @@ static void kinds_setup(void)
 	CHECK_EQ(weft_brwlock_create(&brw_write_held), 0);
 	CHECK_EQ(weft_brwlock_tryrdlock(brw_read_held), 0);
 	CHECK_EQ(weft_brwlock_trywrlock(brw_write_held), 0);
+	CHECK_EQ(weft_mutex_trylock(&mutex_held), 0);
 }
 
 /* Let the held locks go and free them (ASan's leak check runs at exit). */
@@ -56,6 +59,7 @@ static void kinds_teardown(void)
 	CHECK_EQ(weft_rwlock_wrunlock(&rw_write_held), 0);
 	CHECK_EQ(weft_brwlock_rdunlock(brw_read_held), 0);
 	CHECK_EQ(weft_brwlock_wrunlock(brw_write_held), 0);
+	CHECK_EQ(weft_mutex_unlock(&mutex_held), 0);
 	weft_brwlock_destroy(brw_read_held);
 	weft_brwlock_destroy(brw_write_held);
 }
@@ -95,10 +99,14 @@ static int wait_brwlock_rd(weft_ctx *ctx)
 	return weft_brwlock_rdlock(brw_write_held, ctx);
 }
 
+static int wait_mutex(weft_ctx *ctx)
+{
+	return weft_mutex_lock(&mutex_held, ctx);
+}
+
 /*
  * Each entry blocks until ctx is done (its object never becomes ready: never posted,
- * never done, or held by the main thread) and returns why. Add the mutex here when it
- * lands: { "mutex", wait_mutex } with a mutex the main thread holds.
+ * never done, or held by the main thread) and returns why.
  */
 static const struct wait_kind {
 	const char *name;
@@ -111,6 +119,7 @@ static const struct wait_kind {
 	{ "rwlock_rd", wait_rwlock_rd },
 	{ "brwlock_wr", wait_brwlock_wr },
 	{ "brwlock_rd", wait_brwlock_rd },
+	{ "mutex", wait_mutex },
 };
 #define NKINDS (sizeof(wait_kinds) / sizeof(wait_kinds[0]))
 
