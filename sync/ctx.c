@@ -11,12 +11,20 @@
  *   - state goes 0 -> err once, under the node lock; a node whose parent is done is done
  *     (a child is born done under the parent's lock, cancel walks children under it).
  *   - deadline is the node's effective deadline (min with its ancestors'), fixed at birth.
- *   - references: one for the creator, one per child, one per registered waiter. At zero
- *     the node has no children and no waiters; it unlinks from its parent and drops the
- *     reference it held there.
+ *   - references: one for the creator, one per child, one per registered waiter, one per
+ *     weft_ctx_wait in progress, one per cancel walking through. At zero the node has no
+ *     children and no waiters; it unlinks from its parent and drops the reference it held
+ *     there. Between the drop to zero and the unlink the node is still on its parent's
+ *     child list: anyone walking that list (under the parent's lock) must not revive it,
+ *     so walkers take references with ctx_tryref, which refuses a count of zero.
+ *   - err: a node cancelled after its own effective deadline passed ends with ETIMEDOUT,
+ *     since weft_ctx_err may already have reported ETIMEDOUT for it; otherwise ECANCELED.
+ *     (A cancel racing the deadline itself may see the clock just before it; then a
+ *     reader that saw ETIMEDOUT a moment earlier later reads ECANCELED.)
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include <weft/ctx.h>
 
@@ -40,6 +48,31 @@ static void ctx_ref(weft_ctx *c)
 	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
 
+/*
+ * A reference to a node found on a child list, unless the node's count already reached
+ * zero (it is being freed and will unlink itself as soon as the caller drops the parent's
+ * lock). Called with the parent's lock held, which keeps the memory alive meanwhile.
+ */
+static bool ctx_tryref(weft_ctx *c)
+{
+	uint32_t r = atomic_load_explicit(&c->refs, memory_order_relaxed);
+	do {
+		if (r == 0)
+			return false;
+		/* Relaxed: as ctx_ref; the parent's lock orders this against the unlink. */
+	} while (!atomic_compare_exchange_weak_explicit(&c->refs, &r, r + 1, memory_order_relaxed,
+							memory_order_relaxed));
+	return true;
+}
+
+/* The first child from k on (k included) that ctx_tryref pins; NULL if none. */
+static weft_ctx *ctx_pin_from(weft_ctx *k)
+{
+	while (k != NULL && !ctx_tryref(k))
+		k = k->sib_next;
+	return k;
+}
+
 static void ctx_unref(weft_ctx *c)
 {
 	while (c != NULL) {
@@ -48,6 +81,12 @@ static void ctx_unref(weft_ctx *c)
 		if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 			return;
 		weft_ctx *parent = c->parent;
+#if defined(WEFT_DEBUG_CHECKS)
+		/* Debug builds widen the window in which the node is at zero but still on its
+		 * parent's list, so that the sanitizer tests exercise walkers meeting it. */
+		if (parent != NULL)
+			sched_yield();
+#endif
 		if (parent != NULL) {
 			pthread_mutex_lock(&parent->lock);
 			if (c->sib_prev)
@@ -112,14 +151,23 @@ int weft_ctx_with_timeout(weft_ctx *parent, uint64_t timeout_ns, weft_ctx **out)
 	return ctx_new(parent, d, out);
 }
 
+/* The error a cancel gives c: ETIMEDOUT if its deadline has passed already (see top). */
+static int ctx_cancel_err(const weft_ctx *c)
+{
+	if (c->deadline != WEFT_NO_DEADLINE && weft_now_ns() >= c->deadline)
+		return ETIMEDOUT;
+	return ECANCELED;
+}
+
 /*
- * Mark c done with err and wake its waiters; then, if this call made the transition, do the
- * same to its subtree. Only c's lock is held at a time: a child is pinned by a reference
- * while its own subtree is walked, so the child list may change meanwhile (children born
- * now are born done; children released now stay linked while pinned). The recursion is as
+ * Mark c done (with ctx_cancel_err) and wake its waiters; then, if this call made the
+ * transition, do the same to its subtree. Only c's lock is held at a time: a child is
+ * pinned by a reference while its own subtree is walked, so the child list may change
+ * meanwhile (children born now are born done; children released now stay linked while
+ * pinned; children already at zero are skipped, see ctx_tryref). The recursion is as
  * deep as the tree; no locks are held along the path.
  */
-static void ctx_cancel_tree(weft_ctx *c, int err)
+static void ctx_cancel_tree(weft_ctx *c)
 {
 	pthread_mutex_lock(&c->lock);
 	if (atomic_load_explicit(&c->state, memory_order_relaxed) != 0) {
@@ -128,7 +176,7 @@ static void ctx_cancel_tree(weft_ctx *c, int err)
 	}
 	/* Release: pairs with the acquire in weft_ctx_err, publishing what the canceller
 	 * wrote before cancelling. */
-	atomic_store_explicit(&c->state, (uint32_t)err, memory_order_release);
+	atomic_store_explicit(&c->state, (uint32_t)ctx_cancel_err(c), memory_order_release);
 	weft_waiter *w = c->waiters;
 	c->waiters = NULL;
 	while (w != NULL) {
@@ -138,16 +186,16 @@ static void ctx_cancel_tree(weft_ctx *c, int err)
 		weft_lot_cancel(w);
 		w = next;
 	}
-	weft_ctx *k = c->child_head;
-	if (k != NULL)
-		ctx_ref(k);
+	/* Skip children whose count reached zero: they have no children or waiters left and
+	 * are about to be freed (bug fixed here: pinning one revived it, and the free ran
+	 * twice or under the walk). */
+	weft_ctx *k = ctx_pin_from(c->child_head);
 	pthread_mutex_unlock(&c->lock);
 	while (k != NULL) {
-		ctx_cancel_tree(k, err);
+		ctx_cancel_tree(k);
 		pthread_mutex_lock(&c->lock);
-		weft_ctx *next = k->sib_next;
-		if (next != NULL)
-			ctx_ref(next);
+		/* k is pinned, so it is still linked and its sib_next is current. */
+		weft_ctx *next = ctx_pin_from(k->sib_next);
 		pthread_mutex_unlock(&c->lock);
 		ctx_unref(k);
 		k = next;
@@ -158,8 +206,7 @@ void weft_ctx_cancel(weft_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	int err = weft_now_ns() >= ctx->deadline ? ETIMEDOUT : ECANCELED;
-	ctx_cancel_tree(ctx, err);
+	ctx_cancel_tree(ctx);
 }
 
 bool weft_ctx_done(weft_ctx *ctx)
@@ -189,15 +236,25 @@ int weft_ctx_wait(weft_ctx *ctx)
 {
 	if (ctx == NULL)
 		return EINVAL;
+	/* Our own reference for the whole wait: the caller's may be released by another
+	 * thread once the context is done, and the registration's reference ends when
+	 * weft_park returns, before the loop reads ctx again (bug fixed here). */
+	ctx_ref(ctx);
 	int err;
 	while ((err = weft_ctx_err(ctx)) == 0)
 		weft_park(&ctx->state, 0, WEFT_NO_DEADLINE, ctx);
+	ctx_unref(ctx);
 	return err;
 }
 
 void weft_ctx_release(weft_ctx *ctx)
 {
 	ctx_unref(ctx);
+}
+
+uint32_t weft_ctx_refs_(weft_ctx *ctx)
+{
+	return atomic_load_explicit(&ctx->refs, memory_order_relaxed);
 }
 
 int weft_ctx_waiter_add(weft_ctx *ctx, weft_waiter *w)

@@ -15,4 +15,7 @@ int weft_ctx_waiter_add(weft_ctx *ctx, weft_waiter *w);
 /* Undo weft_ctx_waiter_add (w may already have been unlinked by a cancel); drops the ref. */
 void weft_ctx_waiter_remove(weft_ctx *ctx, weft_waiter *w);
 
+/* Tests only: ctx's current reference count (a relaxed snapshot). */
+uint32_t weft_ctx_refs_(weft_ctx *ctx);
+
 #endif

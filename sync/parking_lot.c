@@ -135,8 +135,15 @@ int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, w
 	}
 	r = w.ops->park(&w, deadline_ns);
 	r = r == 0 ? w.reason : lot_leave(b, &w, ETIMEDOUT);
-	if (ctx != NULL)
+	if (ctx != NULL) {
 		weft_ctx_waiter_remove(ctx, &w);
+		/* A cancel wakes with ECANCELED, but the context may have ended with ETIMEDOUT
+		 * (cancelled after its deadline): report the context's own error, as
+		 * weft_ctx_err does, so every blocking call agrees with it. */
+		int err = r != 0 ? weft_ctx_err(ctx) : 0;
+		if (err != 0)
+			r = err;
+	}
 	return r;
 }
 

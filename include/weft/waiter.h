@@ -63,9 +63,10 @@ struct weft_waiter {
  * weft_park - sleep while *addr == expected, until weft_unpark(addr, ...) wakes the caller,
  * deadline_ns passes, or ctx is done.
  * Returns: 0 when woken or when *addr != expected at the check (callers re-check their
- *   condition either way), ETIMEDOUT when deadline_ns or a deadline of ctx (its own or an
- *   ancestor's) passed, ECANCELED when ctx was cancelled (returned at once if it already was),
- *   EINVAL for a NULL addr.
+ *   condition either way); when ctx is done (cancelled, or a deadline of its own or an
+ *   ancestor's passed), weft_ctx_err(ctx): ECANCELED or ETIMEDOUT, at once if it already
+ *   was; ETIMEDOUT when deadline_ns passed; EINVAL for a NULL addr. The caller must hold a
+ *   reference to ctx for the call.
  * Ordering: the comparison is made under the bucket lock that weft_unpark takes: whatever
  *   a waker wrote before weft_unpark() is visible to the caller after it returns 0.
  * Blocking: yes, through the calling thread's parker. Cancellation: ctx.

@@ -1,0 +1,542 @@
+/*
+ * queue: P producers push tagged items, C consumers pop them (default P = C = each
+ * --threads value). Throughput = items popped per second. Every item carries (producer,
+ * sequence); consumers record count, sum and a hash sum of what they took, and the
+ * per-producer order where the kind promises FIFO per producer. Checks: the consumers
+ * together took exactly what the producers pushed (count, sum and hash sum), no item was
+ * garbage, and FIFO kinds kept each producer's order at each consumer.
+ *
+ * Once weft's queue interface is built (queues/queue.c), every kind runs through
+ * weft_queue_push/pop by name, the ck and urcu adapters included. Before that, the suite
+ * runs its own peers (mutex ring, ck_ring MPMC, liburcu wfcqueue) under the same names.
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if WEFT_BENCH_HAVE_QUEUE
+#include <weft/queue.h>
+#else
+#include <ck_ring.h>
+#include <urcu/wfcqueue.h>
+#endif
+
+#define Q_BATCH 8
+#define Q_TRIES 64
+#define SEQ_BITS 40
+
+/* How the suite drives one kind. */
+typedef struct q_ops {
+	int (*create)(void **q, size_t capacity);
+	int (*push)(void *q, void *item);
+	int (*pop)(void *q, void **item);
+	void (*destroy)(void *q);
+} q_ops;
+
+typedef struct q_prod {
+	_Alignas(BENCH_PAD) uint64_t pushed;
+	uint64_t hsum;
+} q_prod;
+
+typedef struct q_cons {
+	_Alignas(BENCH_PAD) uint64_t count, sum, hsum, garbage, order;
+	uint64_t *last; /* per producer: the last sequence seen */
+} q_cons;
+
+typedef struct q_state {
+	const q_ops *ops;
+	void *q;
+	unsigned P, C;
+	bool fifo;
+	_Alignas(BENCH_PAD) _Atomic unsigned warm_done;
+	_Alignas(BENCH_PAD) _Atomic unsigned end_done;
+	q_prod *prod;
+	q_cons *cons;
+} q_state;
+
+static inline uint64_t mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* ---- the suite's own peers (only without weft's queue interface) ---- */
+#if !WEFT_BENCH_HAVE_QUEUE
+typedef struct mring {
+	pthread_mutex_t lock;
+	size_t head, tail, mask;
+	void **buf;
+} mring;
+
+static size_t pow2(size_t n)
+{
+	size_t c = 1;
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+static int mring_create(void **out, size_t cap)
+{
+	mring *r = calloc(1, sizeof *r);
+	if (!r)
+		return ENOMEM;
+	cap = pow2(cap);
+	r->buf = calloc(cap, sizeof *r->buf);
+	if (!r->buf) {
+		free(r);
+		return ENOMEM;
+	}
+	r->mask = cap - 1;
+	pthread_mutex_init(&r->lock, NULL);
+	*out = r;
+	return 0;
+}
+
+static int mring_push(void *p, void *item)
+{
+	mring *r = p;
+	int rc = EAGAIN;
+	pthread_mutex_lock(&r->lock);
+	if (r->tail - r->head <= r->mask) {
+		r->buf[r->tail++ & r->mask] = item;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static int mring_pop(void *p, void **item)
+{
+	mring *r = p;
+	int rc = EAGAIN;
+	pthread_mutex_lock(&r->lock);
+	if (r->head != r->tail) {
+		*item = r->buf[r->head++ & r->mask];
+		rc = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static void mring_destroy(void *p)
+{
+	mring *r = p;
+	pthread_mutex_destroy(&r->lock);
+	free(r->buf);
+	free(r);
+}
+
+typedef struct ckq {
+	ck_ring_t ring;
+	ck_ring_buffer_t *buf;
+} ckq;
+
+static int ckq_create(void **out, size_t cap)
+{
+	ckq *r = calloc(1, sizeof *r);
+	cap = pow2(cap < 2 ? 2 : cap);
+	if (!r || !(r->buf = calloc(cap, sizeof *r->buf))) {
+		free(r);
+		return ENOMEM;
+	}
+	ck_ring_init(&r->ring, (unsigned)cap);
+	*out = r;
+	return 0;
+}
+
+static int ckq_push(void *p, void *item)
+{
+	ckq *r = p;
+	return ck_ring_enqueue_mpmc(&r->ring, r->buf, item) ? 0 : EAGAIN;
+}
+
+static int ckq_pop(void *p, void **item)
+{
+	ckq *r = p;
+	return ck_ring_dequeue_mpmc(&r->ring, r->buf, item) ? 0 : EAGAIN;
+}
+
+static void ckq_destroy(void *p)
+{
+	ckq *r = p;
+	free(r->buf);
+	free(r);
+}
+
+typedef struct wfq {
+	struct cds_wfcq_head head;
+	struct cds_wfcq_tail tail;
+} wfq;
+
+typedef struct wfq_node {
+	struct cds_wfcq_node node;
+	void *item;
+} wfq_node;
+
+static int wfq_create(void **out, size_t cap)
+{
+	wfq *q = calloc(1, sizeof *q);
+	if (!q)
+		return ENOMEM;
+	cds_wfcq_init(&q->head, &q->tail);
+	*out = q;
+	return 0;
+}
+
+static int wfq_push(void *p, void *item)
+{
+	wfq *q = p;
+	wfq_node *n = malloc(sizeof *n);
+	if (!n)
+		return ENOMEM;
+	cds_wfcq_node_init(&n->node);
+	n->item = item;
+	cds_wfcq_enqueue(&q->head, &q->tail, &n->node);
+	return 0;
+}
+
+static int wfq_pop(void *p, void **item)
+{
+	wfq *q = p;
+	struct cds_wfcq_node *n = cds_wfcq_dequeue_blocking(&q->head, &q->tail);
+	if (!n)
+		return EAGAIN;
+	wfq_node *w = (wfq_node *)n;
+	*item = w->item;
+	free(w);
+	return 0;
+}
+
+static void wfq_destroy(void *p)
+{
+	wfq *q = p;
+	void *item;
+	while (wfq_pop(q, &item) == 0) {
+	}
+	cds_wfcq_destroy(&q->head, &q->tail);
+	free(q);
+}
+
+static const q_ops ops_mutex = { mring_create, mring_push, mring_pop, mring_destroy };
+static const q_ops ops_ck_ring = { ckq_create, ckq_push, ckq_pop, ckq_destroy };
+static const q_ops ops_urcu_wfcq = { wfq_create, wfq_push, wfq_pop, wfq_destroy };
+#endif
+
+/* ---- the harness side ---- */
+
+static void *q_create_with(const q_ops *ops, bool fifo, const bench_shape *sh, char *err,
+			   size_t len)
+{
+	q_state *s = aligned_alloc(BENCH_PAD, sizeof *s);
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof *s);
+	s->ops = ops;
+	s->P = sh->producers;
+	s->C = sh->consumers;
+	s->fifo = fifo;
+	s->prod = aligned_alloc(BENCH_PAD, sizeof *s->prod * s->P);
+	s->cons = aligned_alloc(BENCH_PAD, sizeof *s->cons * s->C);
+	if (!s->prod || !s->cons)
+		goto fail;
+	memset(s->prod, 0, sizeof *s->prod * s->P);
+	memset(s->cons, 0, sizeof *s->cons * s->C);
+	for (unsigned i = 0; i < s->C; i++)
+		if (!(s->cons[i].last = calloc(s->P, sizeof(uint64_t))))
+			goto fail;
+	int rc = ops->create(&s->q, sh->capacity);
+	if (rc) {
+		snprintf(err, len, "creating the queue failed: %s", strerror(rc));
+		s->q = NULL;
+		goto fail;
+	}
+	return s;
+fail:
+	if (s->cons)
+		for (unsigned i = 0; i < s->C; i++)
+			free(s->cons[i].last);
+	free(s->prod);
+	free(s->cons);
+	free(s);
+	return NULL;
+}
+
+static void q_destroy(void *p)
+{
+	q_state *s = p;
+	s->ops->destroy(s->q);
+	for (unsigned i = 0; i < s->C; i++)
+		free(s->cons[i].last);
+	free(s->prod);
+	free(s->cons);
+	free(s);
+}
+
+static void q_assign(const bench_shape *sh, unsigned i, bench_thread *t)
+{
+	if (i < sh->producers) {
+		t->role = 0;
+		t->role_id = i;
+		t->counted = false;
+		t->has_quota = true;
+	} else {
+		t->role = 1;
+		t->role_id = i - sh->producers;
+		t->counted = true;
+		t->has_quota = false;
+	}
+}
+
+static void take(q_state *s, q_cons *c, void *item)
+{
+	uint64_t v = (uint64_t)(uintptr_t)item, pid = (v >> SEQ_BITS) - 1,
+		 seq = v & ((UINT64_C(1) << SEQ_BITS) - 1);
+	if (pid >= s->P || seq == 0) {
+		c->garbage++;
+		return;
+	}
+	if (s->fifo && seq <= c->last[pid])
+		c->order++;
+	c->last[pid] = seq;
+	c->count++;
+	c->sum += v;
+	c->hsum += mix(v);
+}
+
+static uint64_t produce(q_state *s, bench_thread *t)
+{
+	q_prod *p = &s->prod[t->role_id];
+	uint64_t done = 0;
+	unsigned tries = 0;
+	while (done < Q_BATCH) {
+		uint64_t v = ((uint64_t)(t->role_id + 1) << SEQ_BITS) | (p->pushed + 1);
+		int rc = s->ops->push(s->q, (void *)(uintptr_t)v);
+		if (rc == 0) {
+			p->pushed++;
+			p->hsum += mix(v);
+			done++;
+			t->idle = 0;
+			continue;
+		}
+		/* Full: spin a little, then yield (the count survives across calls, so a
+		 * thread that keeps failing yields instead of burning its time slice while the
+		 * consumer it waits for cannot run). */
+		bench_backoff(&t->idle);
+		if (++tries >= Q_TRIES)
+			break;
+	}
+	return done;
+}
+
+static uint64_t consume(q_state *s, bench_thread *t)
+{
+	q_cons *c = &s->cons[t->role_id];
+	uint64_t done = 0;
+	unsigned tries = 0;
+	while (done < Q_BATCH) {
+		void *item;
+		if (s->ops->pop(s->q, &item) == 0) {
+			take(s, c, item);
+			done++;
+			t->idle = 0;
+			continue;
+		}
+		bench_backoff(&t->idle); /* empty: as produce() */
+		if (++tries >= Q_TRIES)
+			break;
+	}
+	return done;
+}
+
+static uint64_t q_op(void *p, bench_thread *t)
+{
+	return t->role == 0 ? produce(p, t) : consume(p, t);
+}
+
+/* Producers say they stopped; consumers drain until every producer has and it is empty. */
+static uint64_t q_settle(void *p, bench_thread *t, int phase)
+{
+	q_state *s = p;
+	_Atomic unsigned *done = phase == BENCH_SETTLE_WARMUP ? &s->warm_done : &s->end_done;
+	if (t->role == 0) {
+		/* Release: pairs with the consumers' acquire below; the pushes before it are
+		 * complete, so an empty pop after it means empty. */
+		atomic_fetch_add_explicit(done, 1, memory_order_release);
+		return 0;
+	}
+	q_cons *c = &s->cons[t->role_id];
+	unsigned spins = 0;
+	uint64_t n = 0;
+	for (;;) {
+		bool all = atomic_load_explicit(done, memory_order_acquire) == s->P;
+		void *item;
+		if (s->ops->pop(s->q, &item) == 0) {
+			take(s, c, item);
+			spins = 0;
+			n++;
+			continue;
+		}
+		if (all)
+			return n;
+		bench_backoff(&spins);
+	}
+}
+
+static int q_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len)
+{
+	q_state *s = p;
+	uint64_t want_n = 0, want_sum = 0, want_h = 0, n_ = 0, sum = 0, h = 0, bad = 0, order = 0;
+	for (unsigned i = 0; i < s->P; i++) {
+		uint64_t k = s->prod[i].pushed;
+		want_n += k;
+		want_sum += k * ((uint64_t)(i + 1) << SEQ_BITS) + k * (k + 1) / 2;
+		want_h += s->prod[i].hsum;
+	}
+	for (unsigned i = 0; i < s->C; i++) {
+		n_ += s->cons[i].count;
+		sum += s->cons[i].sum;
+		h += s->cons[i].hsum;
+		bad += s->cons[i].garbage;
+		order += s->cons[i].order;
+	}
+	if (n_ == want_n && sum == want_sum && h == want_h && bad == 0 && order == 0)
+		return 0;
+	snprintf(err, len, "queue lost, duplicated or reordered items: pushed %llu, popped %llu "
+			   "(sums %s, hash sums %s), %llu garbage, %llu out of producer order",
+		 (unsigned long long)want_n, (unsigned long long)n_,
+		 sum == want_sum ? "equal" : "differ", h == want_h ? "equal" : "differ",
+		 (unsigned long long)bad, (unsigned long long)order);
+	return -1;
+}
+
+/* Each kind: its ops, whether it is FIFO per producer, and its thread limits. */
+#define Q_KIND(id, ops, fifo, maxp, maxc, unav_fn)                                            \
+	static void *q_create_##id(const bench_shape *sh, const bench_cfg *cfg, char *err,    \
+				   size_t len)                                                 \
+	{                                                                                      \
+		return q_create_with(ops, fifo, sh, err, len);                                 \
+	}                                                                                      \
+	static const char *q_unav_##id(const bench_shape *sh)                                  \
+	{                                                                                      \
+		const char *(*u)(const bench_shape *) = unav_fn;                               \
+		const char *why = u ? u(sh) : NULL;                                            \
+		if (why)                                                                       \
+			return why;                                                            \
+		if (sh && (maxp) && sh->producers > (maxp))                                   \
+			return "this kind takes one producer";                                \
+		if (sh && (maxc) && sh->consumers > (maxc))                                   \
+			return "this kind takes one consumer";                                \
+		return NULL;                                                                   \
+	}
+
+#define Q_IMPL(id, name, what)                                                                 \
+	{ name, what, q_unav_##id, q_create_##id, q_destroy, NULL, NULL, q_op, q_settle,      \
+	  q_verify, q_assign }
+
+#if WEFT_BENCH_HAVE_QUEUE
+typedef struct wq_kind {
+	weft_queue_kind kind;
+} wq_kind;
+
+static int wq_push(void *q, void *item)
+{
+	return weft_queue_push(q, item);
+}
+
+static int wq_pop(void *q, void **item)
+{
+	return weft_queue_pop(q, item);
+}
+
+static void wq_destroy(void *q)
+{
+	void *item;
+	while (weft_queue_pop(q, &item) == 0) {
+	}
+	weft_queue_destroy(q);
+}
+
+#define WQ_OPS(id, KIND)                                                                       \
+	static int wq_create_##id(void **q, size_t cap)                                        \
+	{                                                                                      \
+		return weft_queue_create((weft_queue **)q, KIND, cap);                         \
+	}                                                                                      \
+	static const q_ops ops_##id = { wq_create_##id, wq_push, wq_pop, wq_destroy };
+
+WQ_OPS(mutex, WEFT_QUEUE_MUTEX)
+WQ_OPS(mpmc, WEFT_QUEUE_MPMC)
+WQ_OPS(spsc, WEFT_QUEUE_SPSC)
+WQ_OPS(mpsc, WEFT_QUEUE_MPSC)
+WQ_OPS(msq, WEFT_QUEUE_MSQ)
+WQ_OPS(msq_rcu, WEFT_QUEUE_MSQ_RCU)
+WQ_OPS(sharded, WEFT_QUEUE_SHARDED)
+WQ_OPS(ck_ring, WEFT_QUEUE_CK_RING)
+WQ_OPS(urcu_wfcq, WEFT_QUEUE_URCU_WFCQ)
+
+Q_KIND(mutex, &ops_mutex, true, 0, 0, NULL)
+Q_KIND(mpmc, &ops_mpmc, true, 0, 0, NULL)
+Q_KIND(spsc, &ops_spsc, true, 1, 1, NULL)
+Q_KIND(mpsc, &ops_mpsc, true, 0, 1, NULL)
+Q_KIND(msq, &ops_msq, true, 0, 0, NULL)
+Q_KIND(msq_rcu, &ops_msq_rcu, true, 0, 0, NULL)
+Q_KIND(sharded, &ops_sharded, false, 0, 0, NULL)
+Q_KIND(ck_ring, &ops_ck_ring, true, 0, 0, bench_unavail_tsan)
+Q_KIND(urcu_wfcq, &ops_urcu_wfcq, true, 0, 0, bench_unavail_tsan)
+
+static const bench_impl q_impls[] = {
+	Q_IMPL(mutex, "mutex", "weft_queue \"mutex\": pthread_mutex ring (baseline)"),
+	Q_IMPL(mpmc, "mpmc", "weft_queue \"mpmc\": bounded lock-free ring, per-slot sequences"),
+	Q_IMPL(spsc, "spsc", "weft_queue \"spsc\": single-producer single-consumer ring"),
+	Q_IMPL(mpsc, "mpsc", "weft_queue \"mpsc\": unbounded multi-producer single-consumer"),
+	Q_IMPL(msq, "msq", "weft_queue \"msq\": Michael-Scott, hazard pointers"),
+	Q_IMPL(msq_rcu, "msq_rcu", "weft_queue \"msq_rcu\": Michael-Scott, RCU"),
+	Q_IMPL(sharded, "sharded", "weft_queue \"sharded\": a ring per CPU, home shard first"),
+	Q_IMPL(ck_ring, "ck_ring", "weft_queue \"ck_ring\": Concurrency Kit MPMC ring adapter"),
+	Q_IMPL(urcu_wfcq, "urcu_wfcq", "weft_queue \"urcu_wfcq\": liburcu wfcqueue adapter"),
+};
+#else
+Q_KIND(mutex, &ops_mutex, true, 0, 0, NULL)
+Q_KIND(ck_ring, &ops_ck_ring, true, 0, 0, bench_unavail_tsan)
+Q_KIND(urcu_wfcq, &ops_urcu_wfcq, true, 0, 0, bench_unavail_tsan)
+
+static const bench_impl q_impls[] = {
+	Q_IMPL(mutex, "mutex", "peer: pthread_mutex ring (weft_queue not built yet)"),
+	Q_IMPL(ck_ring, "ck_ring", "peer: ck_ring MPMC (weft_queue not built yet)"),
+	Q_IMPL(urcu_wfcq, "urcu_wfcq", "peer: liburcu wfcqueue, mutex dequeue"),
+	/* WEFT-BENCH: ADD weft_queue kinds (automatic once queues/queue.c exists) */
+};
+#endif
+
+static size_t q_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
+{
+	size_t n = 0;
+	unsigned nshapes = cfg->producers ? 1 : (unsigned)cfg->nthreads;
+	for (unsigned i = 0; i < nshapes && n < max; i++, n++) {
+		bench_shape *sh = &out[n];
+		memset(sh, 0, sizeof *sh);
+		sh->producers = cfg->producers ? cfg->producers : cfg->threads[i];
+		sh->consumers = cfg->producers ? cfg->consumers : cfg->threads[i];
+		sh->threads = sh->producers + sh->consumers;
+		sh->label_threads = sh->producers;
+		sh->capacity = cfg->capacity;
+		snprintf(sh->variant, sizeof sh->variant, cfg->producers ? "P+C" : "P=C");
+	}
+	return n;
+}
+
+const bench_suite bench_suite_queue = {
+	.name = "queue",
+	.what = "producers push tagged items, consumers pop them",
+	.unit_note = "1 op = 1 item through the queue (threads column: producers+consumers)",
+	.impls = q_impls,
+	.nimpls = sizeof q_impls / sizeof q_impls[0],
+	.shapes = q_shapes,
+};

@@ -1,0 +1,270 @@
+/*
+ * Scheduler fibers: the pool, switching between fibers, and the hand-off after a switch.
+ *
+ * A worker thread's own stack (main_fiber) runs no tasks: it switches to a pool fiber
+ * whose body is the worker loop, and comes back only at shutdown. Every pool fiber's
+ * bottom frame is the loop, so any fiber can run tasks; a task that blocks leaves its
+ * fiber suspended with the task on it, and the worker switches to another fiber: a woken
+ * one from its LIFO slot, or a fresh one from the pool that simply continues the loop.
+ *
+ * The hand-off: a fiber cannot finish what it does about itself before the switch (put
+ * itself in a pool, declare itself suspended) — another thread could then resume it while
+ * it is still running here. So the switcher records the action in its worker (after_kind,
+ * after_arg) and the fiber that gains control performs it first thing
+ * (weft_fibers_after_switch), on the same thread, once the old stack is no longer in use.
+ *
+ * Migration: after any switch a fiber may be on another thread. Nothing here keeps a
+ * struct worker * across a switch; weft_worker_self() is re-read.
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "../sync/alloc.h"
+#include "sched.h"
+
+/* Idle fibers kept per worker, then per runtime. Unmapping a stack costs a TLB shoot-down
+ * on every core the process runs on (tens of µs), so a burst of blocked tasks keeps its
+ * stacks for the next burst; weft_rt_stop frees them. Untouched stack pages cost no RAM. */
+#define POOL_MAX 64
+#define CACHE_MAX 16384
+
+static inline void count(_Atomic uint64_t *c)
+{
+	/* Relaxed: a statistic written by its owner only. */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+static void fiber_entry(void *arg);
+
+/* A fiber ready to start the loop: from the pool (reset) or new. NULL on ENOMEM. */
+struct sfiber *weft_fibers_get(struct worker *w)
+{
+	struct sfiber *sf = w->pool;
+	if (sf != NULL) {
+		w->pool = sf->next;
+		w->pool_count--;
+		weft_fiber_reset(sf->f, fiber_entry, NULL);
+		return sf;
+	}
+	weft_rt *rt = w->rt;
+	/* Relaxed peek: a racy emptiness hint; the list is under the lock. */
+	if (atomic_load_explicit(&rt->fcache_len, memory_order_relaxed) != 0) {
+		pthread_mutex_lock(&rt->fcache_lock);
+		sf = rt->fcache;
+		if (sf != NULL) {
+			rt->fcache = sf->next;
+			atomic_store_explicit(&rt->fcache_len, rt->fcache_len - 1, memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&rt->fcache_lock);
+		if (sf != NULL) {
+			weft_fiber_reset(sf->f, fiber_entry, NULL);
+			return sf;
+		}
+	}
+	sf = weft_mem_alloc(sizeof(*sf), _Alignof(struct sfiber));
+	if (sf == NULL)
+		return NULL;
+	if (weft_fiber_create(&sf->f, w->rt->cfg.stack_size, fiber_entry, NULL) != 0) {
+		weft_mem_free(sf);
+		return NULL;
+	}
+	sf->rt = w->rt;
+	sf->next = NULL;
+	count(&w->c.fibers_created);
+	return sf;
+}
+
+static void fiber_free(struct worker *w, struct sfiber *sf)
+{
+	weft_fiber_destroy(sf->f);
+	weft_mem_free(sf);
+	count(&w->c.fibers_destroyed);
+}
+
+static void pool_put(struct worker *w, struct sfiber *sf)
+{
+	if (w->pool_count >= POOL_MAX) {
+		weft_rt *rt = w->rt;
+		pthread_mutex_lock(&rt->fcache_lock);
+		bool kept = rt->fcache_len < CACHE_MAX;
+		if (kept) {
+			sf->next = rt->fcache;
+			rt->fcache = sf;
+			atomic_store_explicit(&rt->fcache_len, rt->fcache_len + 1, memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&rt->fcache_lock);
+		if (!kept)
+			fiber_free(w, sf);
+		return;
+	}
+	sf->next = w->pool;
+	w->pool = sf;
+	w->pool_count++;
+}
+
+/* Make a suspended fiber runnable: the LIFO slot of the waker's worker when the waker is
+ * one of sf's runtime's workers (the displaced fiber goes to the injection queue), else
+ * the injection queue. */
+void weft_fibers_schedule(struct sfiber *sf)
+{
+	struct worker *w = weft_worker_self();
+	weft_rt *rt = sf->rt;
+	if (w != NULL && w->rt == rt && rt->cfg.scheduler == WEFT_SCHED_STEAL) {
+		/* Acq_rel: the release publishes the fiber (and what its waker wrote) to
+		 * whoever takes it from the slot; pairs with their exchange. */
+		void *old = atomic_exchange_explicit(&w->lifo, item_make(sf, ITEM_FIBER),
+						     memory_order_acq_rel);
+		if (old != NULL) {
+			weft_inject_push_fiber(&rt->inject, item_ptr(old));
+			weft_park_notify(rt, true);
+		} else {
+			weft_park_notify(rt, false);
+		}
+		return;
+	}
+	weft_inject_push_fiber(&rt->inject, sf);
+	weft_park_notify(rt, true);
+}
+
+void weft_fibers_after_switch(void)
+{
+	struct worker *w = weft_worker_self();
+	int kind = w->after_kind;
+	void *arg = w->after_arg;
+	w->after_kind = AFTER_NONE;
+	switch (kind) {
+	case AFTER_RECYCLE:
+		pool_put(w, arg);
+		break;
+	case AFTER_READY:
+		weft_inject_push_fiber(&w->rt->inject, arg);
+		weft_park_notify(w->rt, true);
+		break;
+	case AFTER_PARK: {
+		weft_waiter *wt = arg;
+		struct sfiber *sf = wt->data; /* read first: wt may die once we publish S */
+		/* Acq_rel: pairs with the fetch_or of the waker (parker.c): exactly one of us
+		 * sees the other's bit and schedules the fiber. */
+		uint32_t old = atomic_fetch_or_explicit(&wt->word, 2u /* PW_SUSPENDED */,
+							memory_order_acq_rel);
+		if (old & (1u | 4u) /* PW_UNPARKED | PW_TIMEDOUT */)
+			weft_fibers_schedule(sf);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* Switch from the running fiber to target; `kind`/`arg` is done by target's side. */
+static void switch_to(struct worker *w, struct sfiber *target, int kind, void *arg, bool final)
+{
+	struct sfiber *cur = w->cur;
+	w->after_kind = kind;
+	w->after_arg = arg;
+	w->cur = target;
+	count(&w->c.fiber_switches);
+	if (final)
+		weft_fiber_switch_final(cur->f, target->f);
+	else
+		weft_fiber_switch(cur->f, target->f);
+	weft_fibers_after_switch(); /* on whichever worker resumed us */
+}
+
+/* From the loop (nothing of a task on this stack): run target, recycle this fiber. */
+void weft_fibers_resume(struct worker *w, struct sfiber *target)
+{
+	count(&w->c.fiber_resumes);
+	switch_to(w, target, AFTER_RECYCLE, w->cur, true);
+}
+
+/* Suspend the running task's fiber (the caller set up the hand-off) and run another. */
+int weft_fibers_suspend(struct worker *w, int kind, void *arg)
+{
+	/* A woken fiber first (message-passing latency), else a fresh loop fiber. */
+	void *item = NULL;
+	if (w->rt->cfg.scheduler == WEFT_SCHED_STEAL &&
+	    atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL)
+		/* Acq_rel: pairs with the exchange in weft_fibers_schedule. */
+		item = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel);
+	struct sfiber *target = item != NULL ? item_ptr(item) : weft_fibers_get(w);
+	if (target == NULL)
+		return ENOMEM;
+	if (item != NULL)
+		count(&w->c.fiber_resumes);
+	switch_to(w, target, kind, arg, false);
+	return 0;
+}
+
+int weft_fibers_yield(void)
+{
+	struct worker *w = weft_worker_self();
+	if (w == NULL)
+		return EPERM;
+	struct sfiber *target = weft_fibers_get(w);
+	if (target == NULL) {
+		sched_yield();
+		return 0;
+	}
+	/* This fiber goes behind the injection queue's items; the fresh one runs the loop. */
+	count(&w->c.fiber_yields);
+	switch_to(w, target, AFTER_READY, w->cur, false);
+	return 0;
+}
+
+static void fiber_entry(void *arg)
+{
+	(void)arg;
+	weft_fibers_after_switch();
+	weft_worker_loop();
+	/* Shutdown: back to this thread's own stack, which frees the pool. */
+	struct worker *w = weft_worker_self();
+	struct sfiber *cur = w->cur;
+	w->after_kind = AFTER_RECYCLE;
+	w->after_arg = cur;
+	w->cur = NULL;
+	weft_fiber_switch_final(cur->f, w->main_fiber);
+	__builtin_trap(); /* never resumed: a recycled fiber is reset before reuse */
+}
+
+/* After the workers exited: free the runtime's cache (counted as worker 0's frees). */
+void weft_fibers_cache_free(weft_rt *rt)
+{
+	while (rt->fcache != NULL) {
+		struct sfiber *sf = rt->fcache;
+		rt->fcache = sf->next;
+		fiber_free(rt->workers[0], sf);
+	}
+	atomic_store_explicit(&rt->fcache_len, 0, memory_order_relaxed);
+}
+
+int weft_fibers_thread_start(struct worker *w)
+{
+	int r = weft_fiber_thread_init(&w->main_fiber);
+	if (r != 0)
+		return r;
+	weft_fiber_overflow_handler_install();
+	struct sfiber *first = weft_fibers_get(w);
+	if (first == NULL) {
+		weft_fiber_thread_fini(w->main_fiber);
+		return ENOMEM;
+	}
+	const weft_waiter_ops *old = weft_waiter_ops_set(&weft_fiber_waiter_ops);
+	w->cur = first;
+	w->after_kind = AFTER_NONE;
+	weft_fiber_switch(w->main_fiber, first->f);
+	/* Shutdown: the last loop fiber switched back here. */
+	w = weft_worker_self();
+	weft_fibers_after_switch();
+	weft_waiter_ops_set(old == &weft_waiter_ops_futex ? NULL : old);
+	while (w->pool != NULL) {
+		struct sfiber *sf = w->pool;
+		w->pool = sf->next;
+		fiber_free(w, sf);
+	}
+	w->pool_count = 0;
+	weft_fiber_thread_fini(w->main_fiber);
+	w->main_fiber = NULL;
+	return 0;
+}

@@ -1,0 +1,132 @@
+/*
+ * The runtime's parker (weft_waiter_ops), installed on every worker thread: a task that
+ * blocks in weft suspends its fiber; the worker runs other fibers meanwhile.
+ *
+ * The waiter's word is a small state machine of bits, each set once per parking period:
+ *   PW_UNPARKED  set by unpark (the parking lot, a context cancel)
+ *   PW_SUSPENDED set by the fiber that took over the worker, once the parked fiber's stack
+ *                is no longer running (fibers.c, AFTER_PARK)
+ *   PW_TIMEDOUT  set by the timer that fired for the park's deadline (timer.c), under the
+ *                timer heap's lock
+ *   PW_THREAD    the fallback: no fiber could be had (ENOMEM), the thread sleeps on the word
+ * Each setter uses one fetch_or and looks at the bits it found. The fiber is scheduled by
+ * whoever completes the pair {SUSPENDED, the first of UNPARKED/TIMEDOUT}: exactly once.
+ * After its fetch_or, the waker touches nothing of the waiter unless it is that scheduler
+ * (then the fiber cannot run, and its stack stays put, until it is scheduled); before it,
+ * the waker reads nothing of the waiter either: `data` (the fiber) is written by the
+ * parking fiber after the parking lot has already queued the waiter.
+ *
+ * The parking lot may call park again on the same waiter after ETIMEDOUT (to wait for a
+ * wake that raced the timeout): the new period starts by clearing the word with a CAS that
+ * fails if UNPARKED came in meanwhile.
+ */
+#include <errno.h>
+
+#include "../sync/futex.h"
+#include "sched.h"
+
+enum { PW_UNPARKED = 1u, PW_SUSPENDED = 2u, PW_TIMEDOUT = 4u, PW_THREAD = 8u };
+
+static inline void count(_Atomic uint64_t *c)
+{
+	/* Relaxed: a statistic written by its owner only. */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* No fiber to switch to: sleep the thread on the word (no timer needed). */
+static int park_thread(weft_waiter *wt, uint64_t deadline)
+{
+	/* Acq_rel: pairs with unpark's fetch_or: it sees PW_THREAD and wakes the futex. */
+	uint32_t v = atomic_fetch_or_explicit(&wt->word, PW_THREAD, memory_order_acq_rel) |
+		     PW_THREAD;
+	for (;;) {
+		if (v & PW_UNPARKED)
+			return 0;
+		if (deadline != WEFT_NO_DEADLINE && weft_now_ns() >= deadline) {
+			/* Leave the word as a finished period: S|T, so a re-park clears it. */
+			v = atomic_fetch_or_explicit(&wt->word, PW_SUSPENDED | PW_TIMEDOUT,
+						     memory_order_acq_rel);
+			return (v & PW_UNPARKED) ? 0 : ETIMEDOUT;
+		}
+		weft_futex_wait(&wt->word, v, deadline);
+		/* Acquire: pairs with unpark's fetch_or (release part). */
+		v = atomic_load_explicit(&wt->word, memory_order_acquire);
+	}
+}
+
+static int fiber_park(weft_waiter *wt, uint64_t deadline)
+{
+	/* Acquire: pairs with unpark's fetch_or; a wake already in means no park. */
+	uint32_t v = atomic_load_explicit(&wt->word, memory_order_acquire);
+	if (v & PW_UNPARKED)
+		return 0;
+	if (v != 0) {
+		/* A new period after ETIMEDOUT. Acq_rel: against a racing unpark. */
+		if (!atomic_compare_exchange_strong_explicit(&wt->word, &v, 0,
+							     memory_order_acq_rel,
+							     memory_order_acquire))
+			return 0; /* only UNPARKED can have come in */
+	}
+	if (deadline != WEFT_NO_DEADLINE && weft_now_ns() >= deadline) {
+		atomic_fetch_or_explicit(&wt->word, PW_SUSPENDED | PW_TIMEDOUT,
+					 memory_order_acq_rel);
+		/* Acquire: see whether a wake raced in. */
+		return (atomic_load_explicit(&wt->word, memory_order_acquire) & PW_UNPARKED)
+			       ? 0
+			       : ETIMEDOUT;
+	}
+	struct worker *w = weft_worker_self();
+	if (w == NULL || w->cur == NULL)
+		return park_thread(wt, deadline);
+	wt->data = w->cur;
+	struct timer tm = { .deadline = deadline, .wt = wt, .idx = TIMER_NONE };
+	if (deadline != WEFT_NO_DEADLINE && weft_timer_add(w, &tm) != 0)
+		return park_thread(wt, deadline);
+	count(&w->c.fiber_parks);
+	if (weft_fibers_suspend(w, AFTER_PARK, wt) != 0) {
+		if (deadline != WEFT_NO_DEADLINE)
+			weft_timer_remove(&tm);
+		/* A timer may have fired meanwhile: make it a finished period first. */
+		v = atomic_load_explicit(&wt->word, memory_order_acquire);
+		if (v & PW_UNPARKED)
+			return 0;
+		if (v & PW_TIMEDOUT) {
+			atomic_fetch_or_explicit(&wt->word, PW_SUSPENDED, memory_order_acq_rel);
+			return ETIMEDOUT;
+		}
+		return park_thread(wt, deadline);
+	}
+	/* Resumed, maybe on another worker. The timer, if any, is in its owner's heap. */
+	if (deadline != WEFT_NO_DEADLINE)
+		weft_timer_remove(&tm);
+	/* Acquire: pairs with the waker's fetch_or. */
+	v = atomic_load_explicit(&wt->word, memory_order_acquire);
+	return (v & PW_UNPARKED) ? 0 : ETIMEDOUT;
+}
+
+static void fiber_unpark(weft_waiter *wt)
+{
+	/* Acq_rel: the release publishes the waker's writes; the acquire pairs with the
+	 * hand-off's fetch_or of SUSPENDED, after which wt->data is set and stays put. */
+	uint32_t old = atomic_fetch_or_explicit(&wt->word, PW_UNPARKED, memory_order_acq_rel);
+	if (old & PW_THREAD) {
+		weft_futex_wake(&wt->word, 1); /* names the address only */
+		return;
+	}
+	/* Only the one who schedules may read wt now: the fiber cannot run before that. */
+	if ((old & PW_SUSPENDED) && !(old & PW_TIMEDOUT))
+		weft_fibers_schedule(wt->data);
+}
+
+/* timer.c calls this under the heap lock for a deadline that passed. */
+struct sfiber *weft_parker_timeout(weft_waiter *wt)
+{
+	/* Acq_rel: as in fiber_unpark. */
+	uint32_t old = atomic_fetch_or_explicit(&wt->word, PW_TIMEDOUT, memory_order_acq_rel);
+	if ((old & PW_SUSPENDED) && !(old & PW_UNPARKED))
+		return wt->data;
+	return NULL;
+}
+
+const weft_waiter_ops weft_fiber_waiter_ops = { fiber_park, fiber_unpark };

@@ -1,0 +1,211 @@
+/* Private: the runtime's shared structures (workers, the runtime, work items). */
+#ifndef WEFT_RUNTIME_SCHED_H
+#define WEFT_RUNTIME_SCHED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <weft/deque.h>
+#include <weft/queue.h>
+#include <weft/runtime.h>
+#include <weft/waiter.h>
+
+#include "fiber.h"
+
+/*
+ * Work items are tagged pointers (the low two bits): a fork task (weft_task *, tag 0), a
+ * spawned task (struct go_task *, tag 1), a fiber to resume (tag 2). Every item is
+ * non-NULL, as the deque and the queues require.
+ */
+enum { ITEM_FORK = 0, ITEM_GO = 1, ITEM_FIBER = 2, ITEM_TAG_MASK = 3 };
+
+static inline void *item_make(const void *p, unsigned tag)
+{
+	return (void *)((uintptr_t)p | tag);
+}
+static inline unsigned item_tag(const void *item)
+{
+	return (unsigned)((uintptr_t)item & ITEM_TAG_MASK);
+}
+static inline void *item_ptr(const void *item)
+{
+	return (void *)((uintptr_t)item & ~(uintptr_t)ITEM_TAG_MASK);
+}
+
+/* A spawned task: its record is recycled through the running worker's free list. */
+struct go_task {
+	void (*fn)(void *);
+	void *arg;
+	struct go_task *next; /* free list */
+};
+
+/*
+ * A scheduler fiber: a weft_fiber whose body is the worker loop (fiber_entry). Tasks run on
+ * it; when one blocks, the fiber is suspended with the task on its stack. `next` links it
+ * into a worker's pool or the injection queue's fiber list (never both).
+ */
+struct sfiber {
+	weft_fiber *f;
+	weft_rt *rt;
+	struct sfiber *next;
+} __attribute__((aligned(16)));
+
+/* What the fiber that gains control does first for the one that switched away (fibers.c). */
+enum { AFTER_NONE = 0, AFTER_RECYCLE, AFTER_PARK, AFTER_READY };
+
+/* A deadline of a parked fiber, in its worker's timer heap (timer.c). Lives on the parked
+ * fiber's stack. */
+struct timer {
+	uint64_t deadline;
+	weft_waiter *wt;
+	struct worker *owner;
+	size_t idx; /* position in owner's heap, TIMER_NONE once out (under owner->timer_lock) */
+};
+#define TIMER_NONE SIZE_MAX
+
+/* Fork-task states (weft_task.state). */
+enum { FORK_PENDING = 0, FORK_WAITING = 1, FORK_DONE = 2 };
+#define FORK_MAGIC 0x77e4f7a5u
+
+/* Counters written only by the worker's own thread (relaxed), read by weft_rt_stats. */
+struct worker_counters {
+	_Atomic uint64_t tasks_run, steals_attempted, steals, parks, wakeups_no_work;
+	_Atomic uint64_t fiber_parks, fiber_switches;
+	_Atomic uint64_t fiber_resumes, fiber_yields, fibers_created, fibers_destroyed;
+};
+
+struct worker {
+	weft_deque *deque;
+	/* The LIFO slot: the most recently woken fiber; owner and thieves exchange it. */
+	_Atomic(void *) lifo;
+	weft_rt *rt;
+	unsigned index;
+	uint64_t rng;  /* victim order */
+	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
+	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
+	bool searching;
+	/* Free go_task records: owner only. */
+	struct go_task *free_tasks;
+	unsigned free_count;
+	/* Quiescence (weft_rt_stop): tasks spawned here and tasks completed here, written by
+	 * this worker only (release: pairs with the acquire loads in rt_quiescent). */
+	_Alignas(WEFT_PADDING) _Atomic uint64_t spawned;
+	_Atomic uint64_t completed;
+	struct worker_counters c;
+	/* Idle parking, see park.c: the futex word and the idle-stack link (under idle_lock). */
+	_Alignas(WEFT_PADDING) _Atomic uint32_t wake;
+	struct worker *idle_next;
+	bool idle; /* on the idle stack (under idle_lock) */
+	pthread_t thread;
+	/* Fibers (fibers.c): owner only. */
+	weft_fiber *main_fiber; /* the thread's own stack: runs no tasks */
+	struct sfiber *cur;     /* the fiber running on this worker now */
+	struct sfiber *pool;    /* idle fibers, reset on reuse */
+	unsigned pool_count;
+	int after_kind;
+	void *after_arg;
+	/* Timers (timer.c): a binary min-heap under timer_lock; timer_next mirrors the
+	 * earliest deadline for lock-free peeks (WEFT_NO_DEADLINE: none). */
+	pthread_mutex_t timer_lock;
+	struct timer **heap;
+	size_t heap_len, heap_cap;
+	_Atomic uint64_t timer_next;
+} __attribute__((aligned(WEFT_PADDING)));
+
+/* The built-in injection queue: a growable ring under a mutex. */
+struct inject {
+	pthread_mutex_t lock;
+	void **ring;
+	size_t cap, head, count;
+	/* count, readable without the lock for emptiness checks (written under it). */
+	_Atomic size_t len;
+	weft_queue *q; /* the configured kind; the ring and list take what it refuses */
+	struct sfiber *fib_head, *fib_tail; /* runnable fibers (intrusive: never allocates) */
+	size_t fib_count;
+	_Atomic size_t ring_len; /* count + fib_count, written under lock, a hint outside */
+};
+
+#define EXT_CLOSED (UINT64_C(1) << 63)
+
+struct weft_rt {
+	weft_rt_config cfg;
+	unsigned nworkers;
+	struct worker **workers;
+	struct inject inject;
+
+	/* Idle parking (park.c). */
+	_Alignas(WEFT_PADDING) pthread_mutex_t idle_lock;
+	struct worker *idle_head; /* under idle_lock */
+	_Atomic unsigned nidle, nsearching;
+
+	/* Shutdown (rt.c). ext_spawned: tasks accepted from outside the workers, with
+	 * EXT_CLOSED set once stop began (a CAS refuses new ones atomically). */
+	_Alignas(WEFT_PADDING) _Atomic uint64_t ext_spawned;
+	_Atomic bool closing;   /* best-effort refusal inside workers */
+	_Atomic bool shutdown;  /* workers exit once they find no work */
+	_Atomic uint32_t quiesce_word; /* bumped by workers going idle while closing */
+	_Atomic unsigned started;      /* workers that got running (start barrier) */
+
+	/* Idle fibers beyond the per-worker pools (fibers.c), freed by weft_rt_stop. */
+	_Alignas(WEFT_PADDING) pthread_mutex_t fcache_lock;
+	struct sfiber *fcache;
+	_Atomic size_t fcache_len; /* written under fcache_lock */
+};
+
+/* worker.c */
+extern __thread struct worker *weft_tls_self_ __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's worker, for code that does not switch fibers between this read and
+ * its last use of the result (weft_fork, weft_go); everything else uses weft_worker_self. */
+static inline struct worker *worker_self_now(void)
+{
+	return weft_tls_self_;
+}
+
+struct worker *weft_worker_self(void); /* the calling thread's worker, or NULL; re-read
+					 * after anything that may switch fibers */
+void weft_worker_set_self(struct worker *w);
+void weft_worker_loop(void);
+void weft_run_item(struct worker *w, void *item, bool stolen);
+void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool lifo);
+void weft_go_record_free(struct worker *w, struct go_task *g);
+
+/* inject.c */
+int weft_inject_init(struct inject *q, weft_rt_config *cfg);
+void weft_inject_fini(struct inject *q);
+int weft_inject_push(struct inject *q, void *item);
+void *weft_inject_pop(struct inject *q);
+bool weft_inject_maybe_nonempty(struct inject *q);
+
+void weft_inject_push_fiber(struct inject *q, struct sfiber *sf);
+
+/* fibers.c */
+int weft_fibers_thread_start(struct worker *w); /* on the worker thread; runs the loop */
+void weft_fibers_after_switch(void);
+void weft_fibers_resume(struct worker *w, struct sfiber *target); /* from the loop only */
+void weft_fibers_schedule(struct sfiber *sf);
+void weft_fibers_cache_free(weft_rt *rt);
+struct sfiber *weft_fibers_get(struct worker *w);
+int weft_fibers_yield(void);
+int weft_fibers_suspend(struct worker *w, int kind, void *arg);
+struct sfiber *weft_parker_timeout(weft_waiter *wt); /* parker.c, for timer.c */
+extern const weft_waiter_ops weft_fiber_waiter_ops;
+
+/* timer.c */
+int weft_timer_add(struct worker *w, struct timer *t);
+void weft_timer_remove(struct timer *t);
+void weft_timers_run(struct worker *w, uint64_t now);
+void weft_timers_init(struct worker *w);
+void weft_timers_fini(struct worker *w);
+
+/* park.c */
+void weft_park_notify(weft_rt *rt, bool fence);
+void weft_park_idle(struct worker *w);
+void weft_park_leave_searching(struct worker *w);
+bool weft_park_try_search(struct worker *w);
+void weft_park_wake_all(weft_rt *rt);
+
+/* task.c */
+void weft_fork_complete(weft_task *t);
+
+#endif

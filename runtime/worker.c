@@ -1,0 +1,226 @@
+/*
+ * A worker's scheduling loop: find an item, run it, repeat.
+ *
+ * Where a worker looks, in order (STEAL scheduler): the injection queue first on every
+ * 61st tick (so outside submissions are never starved by local work), its LIFO slot, its
+ * own deque (newest first), the injection queue; then, if fewer than about half the busy
+ * workers are already searching, other workers' deques and LIFO slots in a random order;
+ * then it parks (park.c). Under WEFT_SCHED_SHARED only the shared queue is used.
+ *
+ * Fibers migrate: the worker a task runs on may change across any call that can block. The
+ * thread-local `self` is therefore read through weft_worker_self(), which is noinline and
+ * opaque to the optimiser, and re-read after every such call; no function here keeps a
+ * struct worker * across a call that may switch fibers.
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "../sync/alloc.h"
+#include "sched.h"
+
+/* initial-exec: a plain %fs-relative load, no __tls_get_addr call in the shared library. */
+__thread struct worker *weft_tls_self_ __attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline)) struct worker *weft_worker_self(void)
+{
+	struct worker *w = weft_tls_self_;
+	/* An opaque barrier: the compiler may not treat this function as pure and merge two
+	 * calls across a fiber switch. */
+	__asm__ __volatile__("" : "+r"(w)::"memory");
+	return w;
+}
+
+void weft_worker_set_self(struct worker *w)
+{
+	weft_tls_self_ = w;
+}
+
+static inline void count(_Atomic uint64_t *c)
+{
+	/* Relaxed: a statistic written by its owner only. */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+static inline uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+#define GO_FREE_MAX 4096
+
+void weft_go_record_free(struct worker *w, struct go_task *g)
+{
+	if (w != NULL && w->free_count < GO_FREE_MAX) {
+		g->next = w->free_tasks;
+		w->free_tasks = g;
+		w->free_count++;
+	} else {
+		weft_mem_free(g);
+	}
+}
+
+static void run_go(struct go_task *g)
+{
+	void (*fn)(void *) = g->fn;
+	void *arg = g->arg;
+	weft_go_record_free(weft_worker_self(), g);
+	fn(arg);
+	struct worker *w = weft_worker_self(); /* re-read: fn may have migrated */
+	/* Release: pairs with the acquire in rt_quiescent: the task's effects (and the spawn
+	 * counts of tasks it spawned) precede its completion's visibility. */
+	atomic_store_explicit(&w->completed,
+			      atomic_load_explicit(&w->completed, memory_order_relaxed) + 1,
+			      memory_order_release);
+	count(&w->c.tasks_run);
+}
+
+void weft_run_item(struct worker *w, void *item, bool stolen)
+{
+	switch (item_tag(item)) {
+	case ITEM_FORK: {
+		weft_task *t = item_ptr(item);
+		/* Relaxed: a hint for the joiner's leapfrogging only. */
+		atomic_store_explicit(&t->thief, stolen ? (int32_t)w->index : -1,
+				      memory_order_relaxed);
+		t->fn(t);
+		count(&weft_worker_self()->c.tasks_run);
+		weft_fork_complete(t);
+		break;
+	}
+	case ITEM_GO:
+		run_go(item_ptr(item));
+		break;
+	case ITEM_FIBER:
+		weft_fibers_resume(w, item_ptr(item)); /* does not return here */
+		break;
+	default:
+		break;
+	}
+}
+
+void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool lifo)
+{
+	void *item = NULL;
+	int tries = 0;
+	count(&self->c.steals_attempted);
+	for (;;) {
+		int r = weft_deque_steal(victim->deque, &item);
+		if (r == 0) {
+			count(&self->c.steals);
+			return item;
+		}
+		if (r != EBUSY || ++tries > 4)
+			break;
+	}
+	/* The victim's LIFO slot: a woken fiber waiting behind a long task. Relaxed load as a
+	 * cheap emptiness check; the exchange is acq_rel (pairs with the owner's exchange
+	 * that put the fiber there). */
+	if (lifo && atomic_load_explicit(&victim->lifo, memory_order_relaxed) != NULL) {
+		item = atomic_exchange_explicit(&victim->lifo, NULL, memory_order_acq_rel);
+		if (item != NULL)
+			count(&self->c.steals);
+	}
+	return item;
+}
+
+/* One pass over the other workers in a random order. */
+static void *steal_round(struct worker *w)
+{
+	weft_rt *rt = w->rt;
+	unsigned n = rt->nworkers;
+	if (n < 2)
+		return NULL;
+	unsigned start = (unsigned)(rng_next(&w->rng) % n);
+	for (unsigned k = 0; k < n; k++) {
+		struct worker *v = rt->workers[(start + k) % n];
+		if (v == w)
+			continue;
+		void *item = weft_worker_steal_from(w, v, true);
+		if (item != NULL)
+			return item;
+	}
+	return NULL;
+}
+
+static void *find_local(struct worker *w)
+{
+	weft_rt *rt = w->rt;
+	void *item;
+	if (rt->cfg.scheduler == WEFT_SCHED_SHARED)
+		return weft_inject_pop(&rt->inject);
+	if (++w->tick % 61 == 0 && (item = weft_inject_pop(&rt->inject)) != NULL)
+		return item;
+	/* Relaxed load as a cheap emptiness check; acq_rel exchange pairs with the push. */
+	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
+	    (item = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL)
+		return item;
+	if ((item = weft_deque_pop(w->deque)) != NULL)
+		return item;
+	return weft_inject_pop(&rt->inject);
+}
+
+/* Search other workers for a while; NULL when nothing turned up. */
+static void *find_remote(struct worker *w, bool *stolen)
+{
+	weft_rt *rt = w->rt;
+	if (rt->cfg.scheduler == WEFT_SCHED_SHARED || !weft_park_try_search(w))
+		return NULL;
+	for (int round = 0; round < 4; round++) {
+		void *item = steal_round(w);
+		if (item != NULL) {
+			*stolen = true;
+			return item;
+		}
+		if ((item = weft_inject_pop(&rt->inject)) != NULL)
+			return item;
+		weft_cpu_relax();
+	}
+	return NULL;
+}
+
+void weft_worker_loop(void)
+{
+	bool woke = false;
+	for (;;) {
+		struct worker *w = weft_worker_self(); /* re-read: tasks may migrate fibers */
+		weft_rt *rt = w->rt;
+		bool stolen = false;
+		/* Timers: every 16th round (a clock read costs tens of ns) and before looking
+		 * elsewhere. Relaxed: a hint; timers are fired under their lock. */
+		bool timers = atomic_load_explicit(&w->timer_next, memory_order_relaxed) !=
+			      WEFT_NO_DEADLINE;
+		if (timers && (++w->timer_tick & 15) == 0)
+			weft_timers_run(w, weft_now_ns());
+		void *item = find_local(w);
+		if (item == NULL && timers) {
+			weft_timers_run(w, weft_now_ns());
+			item = find_local(w);
+		}
+		if (item == NULL)
+			item = find_remote(w, &stolen);
+		if (item != NULL) {
+			woke = false;
+			weft_park_leave_searching(w);
+			/* More local work and sleepers: let one of them steal (best effort). */
+			if (weft_deque_size_hint(w->deque) != 0)
+				weft_park_notify(rt, false);
+			weft_run_item(w, item, stolen);
+			continue;
+		}
+		if (woke)
+			count(&w->c.wakeups_no_work);
+		/* Acquire: pairs with the release store in weft_rt_stop. */
+		if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
+			weft_park_leave_searching(w);
+			return;
+		}
+		weft_park_idle(w);
+		woke = true;
+	}
+}

@@ -1,0 +1,144 @@
+/* The wait group: Go's semantics, with cancellation and deadlines. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include <weft/ctx.h>
+#include <weft/wg.h>
+
+#include "weft_test.h"
+
+WEFT_TEST(basics)
+{
+	weft_wg wg;
+	weft_wg_init(&wg);
+	CHECK_EQ(weft_wg_wait(&wg, NULL), 0); /* zero: returns at once */
+	weft_wg_add(&wg, 2);
+	weft_wg_done(&wg);
+	weft_wg_done(&wg);
+	CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
+	CHECK_EQ(weft_wg_wait(NULL, NULL), EINVAL);
+	weft_wg_init(NULL);
+	weft_wg_add(NULL, 1);
+	weft_wg_done(NULL);
+	weft_wg_add(&wg, 0);
+	CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
+}
+
+WEFT_TEST(ctx_errors)
+{
+	weft_wg wg = WEFT_WG_INIT;
+	weft_wg_add(&wg, 1);
+	weft_ctx *c;
+	CHECK_EQ(weft_ctx_with_cancel(NULL, &c), 0);
+	weft_ctx_cancel(c);
+	CHECK_EQ(weft_wg_wait(&wg, c), ECANCELED);
+	weft_ctx_release(c);
+	uint64_t deadline = weft_now_ns() + 10 * 1000 * 1000;
+	CHECK_EQ(weft_ctx_with_deadline(NULL, deadline, &c), 0);
+	CHECK_EQ(weft_wg_wait(&wg, c), ETIMEDOUT);
+	uint64_t now = weft_now_ns();
+	CHECK(now >= deadline);
+	printf("wg wait deadline lateness: %.3f ms\n", (double)(now - deadline) / 1e6);
+	weft_ctx_release(c);
+	weft_wg_done(&wg);
+	CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
+}
+
+struct job {
+	weft_wg *wg;
+	int *out; /* plain write before done: the waiter must see it */
+	uint64_t seed;
+};
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	uint64_t rng = j->seed;
+	weft_test_maybe_yield(&rng, 2);
+	*j->out = 1;
+	weft_wg_done(j->wg);
+	return NULL;
+}
+
+struct waiter_arg {
+	weft_wg *wg;
+	int *outs;
+	int n;
+	_Atomic int *bad;
+};
+
+static void *waiter(void *arg)
+{
+	struct waiter_arg *w = arg;
+	CHECK_EQ(weft_wg_wait(w->wg, NULL), 0);
+	for (int i = 0; i < w->n; i++)
+		if (w->outs[i] != 1)
+			atomic_fetch_add(w->bad, 1);
+	return NULL;
+}
+
+/* Workers' writes before done are visible to every waiter; no waiter is left behind. */
+WEFT_STRESS(waiters_see_all_work)
+{
+	uint64_t rounds = weft_test_scale(500);
+	_Atomic int bad = 0;
+	for (uint64_t r = 0; r < rounds; r++) {
+		enum { N = 8, W = 3 };
+		weft_wg wg = WEFT_WG_INIT;
+		int outs[N] = { 0 };
+		struct job jobs[N];
+		struct waiter_arg wa = { &wg, outs, N, &bad };
+		pthread_t tw[W], tj[N];
+		weft_wg_add(&wg, N); /* before starting the workers, as the rules say */
+		for (int i = 0; i < W; i++)
+			pthread_create(&tw[i], NULL, waiter, &wa);
+		for (int i = 0; i < N; i++) {
+			jobs[i] = (struct job){ &wg, &outs[i], r * N + i + 1 };
+			pthread_create(&tj[i], NULL, worker, &jobs[i]);
+		}
+		for (int i = 0; i < N; i++)
+			pthread_join(tj[i], NULL);
+		for (int i = 0; i < W; i++)
+			pthread_join(tw[i], NULL);
+	}
+	CHECK_EQ(atomic_load(&bad), 0);
+	printf("%llu rounds of 8 workers, 3 waiters: every waiter woke and saw all work\n",
+	       (unsigned long long)rounds);
+}
+
+/* Reuse: the count falls to zero and is raised again at once; a waiter that saw it
+ * non-zero still returns (it waits for a fall to zero, not for zero at its next look). */
+struct reuse {
+	weft_wg wg;
+	_Atomic int stop;
+};
+
+static void *reuse_waiter(void *arg)
+{
+	struct reuse *r = arg;
+	while (!atomic_load(&r->stop))
+		CHECK_EQ(weft_wg_wait(&r->wg, NULL), 0);
+	return NULL;
+}
+
+WEFT_STRESS(reuse_does_not_strand_waiters)
+{
+	struct reuse r = { .wg = WEFT_WG_INIT };
+	weft_wg_add(&r.wg, 1);
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, reuse_waiter, &r);
+	uint64_t rounds = weft_test_scale(200000);
+	for (uint64_t i = 0; i < rounds; i++) {
+		weft_wg_add(&r.wg, 1); /* 1 -> 2 */
+		weft_wg_add(&r.wg, -2); /* 2 -> 0: waiters released */
+		weft_wg_add(&r.wg, 1); /* 0 -> 1 again */
+	}
+	atomic_store(&r.stop, 1);
+	weft_wg_done(&r.wg);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	printf("%llu reuse rounds with 4 waiters: none stranded\n", (unsigned long long)rounds);
+}
