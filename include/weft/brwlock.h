@@ -60,11 +60,12 @@ struct weft_brwlock_slot_ {
 
 /* The lock (all fields private; created by weft_brwlock_create). */
 typedef struct weft_brwlock {
-	/* Read by every reader, written by writers: nothing else shares this line. */
+	/* Read by every reader, written by writers. */
 	_Alignas(WEFT_PADDING) _Atomic uint32_t wflag;
 	uint32_t nslots;
-	/* Writers' lock; read-locked by readers without a slot. */
-	_Alignas(WEFT_PADDING) weft_rwlock wlock;
+	/* Writers' lock; read-locked by readers without a slot. On wflag's line on purpose:
+	 * a writer writes both, so a write moves one line between cores, not two. */
+	weft_rwlock wlock;
 	/* nslots slots, then nslots / 64 words of the used-slot bitmap. */
 	struct weft_brwlock_slot_ slots[];
 } weft_brwlock;
