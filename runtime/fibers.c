@@ -115,12 +115,11 @@ void weft_fibers_schedule(struct sfiber *sf)
 		 * whoever takes it from the slot; pairs with their exchange. */
 		void *old = atomic_exchange_explicit(&w->lifo, item_make(sf, ITEM_FIBER),
 						     memory_order_acq_rel);
-		if (old != NULL) {
+		if (old != NULL)
 			weft_inject_push_fiber(&rt->inject, item_ptr(old));
-			weft_park_notify(rt, true);
-		} else {
-			weft_park_notify(rt, false);
-		}
+		/* With the fence: the waker may go on without blocking (even spin on what the
+		 * woken fiber will do), so an idle worker must not miss this one. */
+		weft_park_notify(rt, true);
 		return;
 	}
 	weft_inject_push_fiber(&rt->inject, sf);
