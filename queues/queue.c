@@ -3,6 +3,7 @@
  * weft_queue_pop_wait sleep without costing pushers anything while nobody waits.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include <weft/queue.h>
@@ -21,8 +22,13 @@ struct weft_queue {
 	_Alignas(WEFT_PADDING) weft_ec ec;
 };
 
-/* Polls of the queue before pop_wait counts itself a waiter (the membarrier costs µs). */
+/*
+ * Before pop_wait counts itself a waiter (a membarrier, then a park: microseconds each), it
+ * polls the queue POP_WAIT_SPINS times, then POP_WAIT_YIELDS times with a sched_yield in
+ * between, which hands an oversubscribed CPU to a producer instead of sleeping.
+ */
 #define POP_WAIT_SPINS 64
+#define POP_WAIT_YIELDS 8
 
 static const weft_queue_ops *ops_of(weft_queue_kind kind)
 {
@@ -81,14 +87,71 @@ int weft_queue_pop(weft_queue *q, void **item)
 	return q->ops->pop(q->impl, item);
 }
 
+int weft_queue_push_n(weft_queue *q, void *const *items, size_t n, size_t *pushed)
+{
+	if (q == NULL || items == NULL || pushed == NULL || n == 0)
+		return EINVAL;
+	*pushed = 0;
+	for (size_t i = 0; i < n; i++)
+		if (items[i] == NULL)
+			return EINVAL; /* checked first: a failed call pushes nothing */
+	size_t done = 0;
+	int err;
+	if (q->ops->push_n != NULL) {
+		err = q->ops->push_n(q->impl, items, n, &done);
+	} else {
+		err = 0;
+		for (; done < n; done++)
+			if ((err = q->ops->push(q->impl, items[done])) != 0)
+				break;
+		if (done > 0)
+			err = 0;
+	}
+	if (done > 0) {
+		/* One wake per item pushed while consumers wait: the first through the fence of
+		 * weft_ec_notify, the rest only while waiters remain (the fence is behind us). */
+		weft_ec_notify(&q->ec);
+		for (size_t i = 1; i < done; i++) {
+			if (atomic_load_explicit(&q->ec.waiters, memory_order_relaxed) == 0)
+				break;
+			weft_ec_notify_slow(&q->ec);
+		}
+	}
+	*pushed = done;
+	return err;
+}
+
+int weft_queue_pop_n(weft_queue *q, void **items, size_t n, size_t *popped)
+{
+	if (q == NULL || items == NULL || popped == NULL || n == 0)
+		return EINVAL;
+	size_t done = 0;
+	int err;
+	if (q->ops->pop_n != NULL) {
+		err = q->ops->pop_n(q->impl, items, n, &done);
+	} else {
+		err = 0;
+		for (; done < n; done++)
+			if ((err = q->ops->pop(q->impl, &items[done])) != 0)
+				break;
+		if (done > 0)
+			err = 0;
+	}
+	*popped = done;
+	return err;
+}
+
 int weft_queue_pop_wait(weft_queue *q, void **item, weft_ctx *ctx)
 {
 	if (q == NULL || item == NULL)
 		return EINVAL;
-	for (int i = 0; i < POP_WAIT_SPINS; i++) {
+	for (int i = 0; i < POP_WAIT_SPINS + POP_WAIT_YIELDS; i++) {
 		if (q->ops->pop(q->impl, item) == 0)
 			return 0;
-		weft_cpu_relax();
+		if (i < POP_WAIT_SPINS)
+			weft_cpu_relax();
+		else
+			sched_yield();
 	}
 	/* The eventcount protocol of eventcount.h. */
 	weft_ec_wait_begin(&q->ec);

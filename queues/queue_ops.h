@@ -19,6 +19,11 @@ typedef struct weft_queue_ops {
 	/* 0 or EAGAIN (empty). */
 	int (*pop)(void *impl, void **item);
 	void (*destroy)(void *impl);
+	/* Optional batch operations (NULL: the interface loops over push / pop): move up to n
+	 * items (n >= 1, items non-NULL, checked by the interface), store the count in *moved;
+	 * 0 when at least one moved, else push's or pop's error. */
+	int (*push_n)(void *impl, void *const *items, size_t n, size_t *moved);
+	int (*pop_n)(void *impl, void **items, size_t n, size_t *moved);
 } weft_queue_ops;
 
 extern const weft_queue_ops weft_queue_ops_mutex;

@@ -12,6 +12,7 @@
 #include "../sync/alloc.h"
 #include "mpmc_internal.h"
 #include "queue_ops.h"
+#include "ring_batch.h"
 #include "ring_util.h"
 
 #define SHARDED_MAX_SHARDS 4096u
@@ -96,6 +97,37 @@ int weft_sharded_pop(weft_sharded *q, void **item)
 	return EAGAIN;
 }
 
+/* Batches: one reservation per shard visited, home shard first (queues/ring_batch.c). */
+static int sharded_push_n(void *impl, void *const *items, size_t n, size_t *moved)
+{
+	weft_sharded *q = impl;
+	unsigned i = home_of(q);
+	size_t done = 0;
+	for (unsigned s = 0; s < q->n && done < n; s++) {
+		size_t k = 0;
+		(void)weft_mpmc_push_n_(&q->shards[i], items + done, n - done, &k);
+		done += k;
+		i = i + 1 == q->n ? 0 : i + 1;
+	}
+	*moved = done;
+	return done > 0 ? 0 : EAGAIN;
+}
+
+static int sharded_pop_n(void *impl, void **items, size_t n, size_t *moved)
+{
+	weft_sharded *q = impl;
+	unsigned i = home_of(q);
+	size_t done = 0;
+	for (unsigned s = 0; s < q->n && done < n; s++) {
+		size_t k = 0;
+		(void)weft_mpmc_pop_n_(&q->shards[i], items + done, n - done, &k);
+		done += k;
+		i = i + 1 == q->n ? 0 : i + 1;
+	}
+	*moved = done;
+	return done > 0 ? 0 : EAGAIN;
+}
+
 static int sharded_create(void **impl, size_t capacity)
 {
 	return weft_sharded_create((weft_sharded **)impl, capacity, 0);
@@ -123,4 +155,6 @@ const weft_queue_ops weft_queue_ops_sharded = {
 	.push = sharded_push,
 	.pop = sharded_pop,
 	.destroy = sharded_destroy,
+	.push_n = sharded_push_n,
+	.pop_n = sharded_pop_n,
 };

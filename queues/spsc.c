@@ -12,6 +12,7 @@
 
 #include "../sync/alloc.h"
 #include "queue_ops.h"
+#include "ring_batch.h"
 #include "ring_util.h"
 
 int weft_spsc_create(weft_spsc **q, size_t capacity)
@@ -57,6 +58,16 @@ static int spsc_push(void *impl, void *item)
 	return weft_spsc_push(impl, item);
 }
 
+static int spsc_push_n(void *impl, void *const *items, size_t n, size_t *moved)
+{
+	return weft_spsc_push_n_(impl, items, n, moved);
+}
+
+static int spsc_pop_n(void *impl, void **items, size_t n, size_t *moved)
+{
+	return weft_spsc_pop_n_(impl, items, n, moved);
+}
+
 static int spsc_pop(void *impl, void **item)
 {
 	return weft_spsc_pop(impl, item);
@@ -76,4 +87,6 @@ const weft_queue_ops weft_queue_ops_spsc = {
 	.push = spsc_push,
 	.pop = spsc_pop,
 	.destroy = spsc_destroy,
+	.push_n = spsc_push_n,
+	.pop_n = spsc_pop_n,
 };

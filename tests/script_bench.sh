@@ -33,7 +33,7 @@ cat "$tmp/out"
 grep -q '"schema": "weft-bench/1"' "$tmp/all.json"
 grep -q '^suite,variant,impl,threads' "$tmp/all.csv"
 if grep -q '"status": "failed"' "$tmp/all.json"; then echo "FAIL: a figure failed"; exit 1; fi
-for s in counter mutex rwlock queue reclaim; do
+for s in counter mutex rwlock queue reclaim sched; do
 	grep -q "\"suite\": \"$s\"" "$tmp/all.json" || { echo "FAIL: no $s figures"; exit 1; }
 done
 echo "== ops mode, fixed queue shape, pinning, --out-dir"

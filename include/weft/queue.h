@@ -52,6 +52,34 @@ WEFT_API int weft_queue_push(weft_queue *q, void *item);
 WEFT_API int weft_queue_pop(weft_queue *q, void **item);
 
 /*
+ * weft_queue_push_n - append up to n items, in order: items[0 .. *pushed) went in, as
+ * consecutive pushes by this thread would have put them (FIFO per producer where the kind
+ * keeps it). Fewer than n go in when a bounded kind fills up (or an unbounded one cannot
+ * allocate); the rest are still the caller's.
+ * Returns: 0 when at least one item went in (*pushed >= 1); EAGAIN (full) or ENOMEM when
+ * none did (*pushed == 0); EINVAL (q, items or pushed NULL, n == 0, or any item NULL:
+ * nothing is pushed).
+ * Per kind: `mpmc` and `sharded` reserve a run of slots with one CAS of the ring's tail
+ * (for `sharded`, one per shard visited, home shard first); `spsc` fills the slots and
+ * publishes them with one store; every other kind loops over its single push.
+ * Thread-safety and ordering: as weft_queue_push, for each item. Wakes one waiting
+ * consumer per item.
+ */
+WEFT_API int weft_queue_push_n(weft_queue *q, void *const *items, size_t n, size_t *pushed);
+
+/*
+ * weft_queue_pop_n - take up to n of the oldest available items into items[0 .. *popped),
+ * oldest first. Stops early when the queue is (or looks, with a push still in progress)
+ * empty; never waits.
+ * Returns: 0 when at least one item came out; EAGAIN when none did (*popped == 0); EINVAL
+ * (q, items or popped NULL, n == 0).
+ * Per kind: native in `mpmc`, `sharded` (one CAS of a ring's head per run of items) and
+ * `spsc` (one store); a loop over pop elsewhere. Thread-safety and ordering: as
+ * weft_queue_pop, for each item.
+ */
+WEFT_API int weft_queue_pop_n(weft_queue *q, void **items, size_t n, size_t *popped);
+
+/*
  * weft_queue_pop_wait - as weft_queue_pop, but wait while the queue is empty.
  * Returns: 0, ECANCELED or ETIMEDOUT (ctx), EINVAL. Blocking: parks through the waiter
  * seam (a fiber inside the runtime). Cancellation: ctx.

@@ -1,0 +1,144 @@
+/*
+ * Object pools: Go's sync.Pool for C, built as Bonwick's magazine allocator.
+ *
+ * A weft_pool hands out fixed-size objects. Each thread (by its weft_thread_index(), see
+ * thread.h) owns a cache holding two magazines, a "loaded" one and a "previous" one, of up
+ * to `magazine_size` objects each. weft_pool_get/weft_pool_put touch only that cache (one
+ * cache line of the pool, plus the magazine array) while the loaded or previous magazine
+ * has an object to give or room to take one. Only when both are empty (get) or both full
+ * (put) does the thread visit the shared depot, which keeps full and empty magazines:
+ * it trades a whole magazine there, so objects move between threads a magazine at a time.
+ * Threads whose index is at or beyond `max_caches` (or that have no index) share one
+ * cache kept under the depot's lock: correct, just slower.
+ *
+ * The depot is protected by a weft_mutex, taken once per magazine exchanged (1 in
+ * magazine_size gets or puts at worst, and only when a thread's two magazines are both
+ * empty or both full). That lock is also how ABA is avoided: no magazine list is ever
+ * manipulated by a lock-free compare-and-swap, so a magazine freed and reused by another
+ * thread cannot be mistaken for the one a CAS saw. A lock-free depot (a Treiber stack of
+ * magazines with tagged pointers or hazard pointers) would save little on an operation this
+ * rare and would need reclamation for magazine memory.
+ *
+ * Objects are allocated one at a time through weft's allocator (alloc.h), so the
+ * allocation hook sees every allocation and weft_pool_trim can give memory back.
+ * Constructors and destructors run once per object lifetime (when an object is created
+ * and when it is freed), never per get or put: an object comes back from the pool in the
+ * state it was put in.
+ *
+ * Thread exit: a thread's cache is flushed to the depot by a pthread key destructor when
+ * the thread exits. Should the thread's index already have been released at that point
+ * (key destructors run in no fixed order), the cache is left in place instead, and the next
+ * thread that is given the same index inherits its objects (thread.h: what the old holder
+ * wrote happens-before the new holder's first use). Either way no object is lost;
+ * weft_pool_destroy frees whatever any cache still holds.
+ *
+ * Debug builds (WEFT_DEBUG_CHECKS) keep a small header before each object: weft_pool_put
+ * reports (on stderr, counting it in stats.misuse) and ignores a put of an object that is
+ * not out (double put) or that belongs to another pool; objects of pools without a
+ * constructor are filled with 0xDB while cached, so stale reads are visible; destroy
+ * reports objects never put back. AddressSanitizer builds poison every cached object, so
+ * a use after put is reported as use-after-poison.
+ *
+ *            | get | put | trim | stats | destroy
+ *   get      |  -  |  -  |  -   |   -   |    X
+ *   put      |  -  |  -  |  -   |   -   |    X
+ *   trim     |  -  |  -  |  -   |   -   |    X
+ *   destroy  |  X  |  X  |  X   |   X   |    X
+ * (X: the caller must keep the two apart; -: any threads, concurrently.)
+ */
+#ifndef WEFT_POOL_H
+#define WEFT_POOL_H
+
+#include <weft/common.h>
+
+typedef struct weft_pool weft_pool;
+
+typedef struct weft_pool_config {
+	size_t size;          /* object size in bytes; no default (must be set, > 0) */
+	size_t align;         /* object alignment, a power of two; default alignof(max_align_t) */
+	/* Run on each new object before its first get; return 0, or an errno value that
+	 * makes that get fail (the object is freed without the destructor). Default NULL. */
+	int (*ctor)(void *obj, void *user);
+	/* Run on each object before its memory is freed (trim, destroy, a full depot).
+	 * Default NULL. */
+	void (*dtor)(void *obj, void *user);
+	void *user;           /* passed to ctor and dtor; default NULL */
+	size_t magazine_size; /* objects per magazine; a cache holds up to 2x this; default 32 */
+	size_t depot_limit;   /* full magazines the depot keeps before freeing; default 64 */
+	size_t max_caches;    /* per-thread caches (thread indices below this); default
+	                         4 x CPUs, at least 16, at most 1024 */
+} weft_pool_config;
+
+typedef struct weft_pool_stats {
+	uint64_t gets;           /* weft_pool_get calls that returned an object */
+	uint64_t puts;           /* weft_pool_put calls that took an object (not NULL, misuse) */
+	uint64_t created;        /* objects allocated (and constructed) */
+	uint64_t freed;          /* objects destroyed and freed */
+	uint64_t depot_full;     /* full magazines in the depot now */
+	uint64_t depot_empty;    /* empty magazines in the depot now */
+	uint64_t depot_exchanges; /* trips to the depot (magazine trades, shared-cache calls) */
+	uint64_t misuse;         /* debug builds: double puts and wrong-pool puts caught */
+} weft_pool_stats;
+
+/* weft_pool_config_init - fill cfg with the defaults above (size 0: the caller sets it). */
+WEFT_API void weft_pool_config_init(weft_pool_config *cfg);
+
+/*
+ * weft_pool_create - a new pool as cfg describes (cfg is copied).
+ * Returns: 0; EINVAL (p or cfg NULL, size 0, align not a power of two, magazine_size,
+ * depot_limit or max_caches 0, a size that overflows); ENOMEM; EAGAIN (no pthread key
+ * left for the thread-exit flush).
+ * Allocates: the pool and its cache array; no objects until the first get.
+ */
+WEFT_API int weft_pool_create(weft_pool **p, const weft_pool_config *cfg);
+
+/*
+ * weft_pool_get - an object: from the caller's cache, else a full magazine from the depot,
+ * else a newly allocated and constructed one.
+ * Returns: the object (aligned as configured), or NULL with errno ENOMEM (allocation
+ * failed) or the constructor's error, or EINVAL (p NULL).
+ * Thread-safety: any thread. Ordering: whatever the last holder wrote to the object before
+ * weft_pool_put happens-before this get's return (through the cache's own thread or the
+ * depot's mutex). Blocking: may take the depot's mutex briefly (parks through the waiter
+ * seam under contention). Allocates: only when no cached object exists.
+ */
+WEFT_API void *weft_pool_get(weft_pool *p);
+
+/*
+ * weft_pool_put - give obj back to p. obj NULL (or p NULL) is a no-op.
+ * obj must have come from weft_pool_get on this same pool and not been put since; debug
+ * builds detect and ignore both mistakes (stats.misuse), other builds do not.
+ * When the caller's cache and the depot are full, the object is destroyed and freed.
+ * Thread-safety: any thread (not only the one that got it). Blocking: as weft_pool_get.
+ * Allocates: an empty magazine, rarely; if that fails the object is freed instead.
+ */
+WEFT_API void weft_pool_put(weft_pool *p, void *obj);
+
+/*
+ * weft_pool_trim - destroy and free every object and magazine the depot holds, and those of
+ * the calling thread's own cache (and the shared cache of index-less threads). Other
+ * threads' caches are not touched (only their owners may): each still holds at most
+ * 2 x magazine_size objects until its thread puts into the depot again, exits, or the pool
+ * is destroyed. On glibc, also asks malloc to return free memory to the system.
+ * Thread-safety: any thread, concurrently with get and put. Blocking: holds the depot lock
+ * while it unlinks the magazines, and frees them after releasing it.
+ */
+WEFT_API void weft_pool_trim(weft_pool *p);
+
+/*
+ * weft_pool_stats_get - counters as above. Each is read on its own (relaxed); under
+ * concurrent use they need not agree with each other. Returns: 0, EINVAL (NULL argument).
+ */
+WEFT_API int weft_pool_stats_get(weft_pool *p, weft_pool_stats *out);
+
+/*
+ * weft_pool_destroy - free p, every cached object (through the destructor) and every
+ * cache. NULL is ignored. Every object must have been put back first: an object still
+ * out is not freed by destroy and must not be put afterwards (it is the caller's leak);
+ * debug builds print how many were still out. No other call on p may run concurrently,
+ * and no thread that used p may be exiting concurrently (join such threads, or let them
+ * finish using p, first): threads that exit later are not affected.
+ */
+WEFT_API void weft_pool_destroy(weft_pool *p);
+
+#endif
