@@ -19,12 +19,28 @@
 #include <weft/runtime.h>
 #include <weft/wg.h>
 
+#if WEFT_BENCH_HAVE_OMP
+#include "peers/omp_sched.h"
+#endif
+
 enum { W_FIB, W_SKYNET, W_SPAWN, W_YIELD, W_COUNT };
 
+#if defined(WEFT_TSAN) || defined(WEFT_ASAN)
+/* Sanitizer builds check correctness, not speed: jobs 10x smaller (names say the size). */
+#define FIB_N 13
+#define SKYNET_LEAVES 1000u
+#define SKYNET_TASKS 1111u
+#define SPAWN_N 500u
+#define YIELDS 20u
+#define SCHED_NAMES { "fib(13)", "skynet(1e3)", "spawn(500)", "yield" }
+#else
 #define FIB_N 18
 #define SKYNET_LEAVES 10000u
+#define SKYNET_TASKS 11111u
 #define SPAWN_N 5000u
 #define YIELDS 200u
+#define SCHED_NAMES { "fib(18)", "skynet(1e4)", "spawn(5000)", "yield" }
+#endif
 
 typedef struct sched_state {
 	weft_rt *rt;
@@ -236,7 +252,7 @@ static uint64_t sched_op(void *p, bench_thread *t)
 	case W_SKYNET:
 		check(s, s->result == (uint64_t)SKYNET_LEAVES * (SKYNET_LEAVES - 1) / 2,
 		      "skynet returned a wrong sum");
-		tasks = 11111;
+		tasks = SKYNET_TASKS;
 		break;
 	case W_SPAWN:
 		check(s, atomic_load_explicit(&s->count, memory_order_relaxed) == SPAWN_N,
@@ -256,18 +272,62 @@ static int sched_verify(void *p, bench_thread *th, unsigned n, char *err, size_t
 	return -1;
 }
 
+#if WEFT_BENCH_HAVE_OMP
+/* OpenMP tasks: the same jobs, the same checks, an OpenMP team of N threads. */
+static void *omp_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
+{
+	sched_state *s = calloc(1, sizeof *s);
+	if (s) {
+		s->workload = sh->workload;
+		s->workers = sh->label_threads;
+	}
+	return s;
+}
+
+static void omp_destroy(void *p)
+{
+	free(p);
+}
+
+static uint64_t omp_op(void *p, bench_thread *t)
+{
+	sched_state *s = p;
+	bench_omp_args a = { s->workload, s->workers, FIB_N, SKYNET_LEAVES, SPAWN_N, YIELDS };
+	uint64_t r;
+	bench_omp_job(&a, &r);
+	switch (s->workload) {
+	case W_FIB:
+		check(s, r == fib_plain(FIB_N), "fib returned a wrong sum");
+		return 2 * fib_plain(FIB_N + 1) - 1;
+	case W_SKYNET:
+		check(s, r == (uint64_t)SKYNET_LEAVES * (SKYNET_LEAVES - 1) / 2,
+		      "skynet returned a wrong sum");
+		return SKYNET_TASKS;
+	case W_SPAWN:
+		check(s, r == SPAWN_N, "spawned tasks did not all run exactly once");
+		return SPAWN_N;
+	default:
+		check(s, r == 2 * s->workers, "a yielding task did not finish");
+		return (uint64_t)2 * s->workers * YIELDS;
+	}
+}
+#endif
+
 static const bench_impl sched_impls[] = {
 	{ "weft", "weft runtime: work-stealing deques + injection queue", NULL, steal_create,
 	  sched_destroy, NULL, NULL, sched_op, NULL, sched_verify, NULL },
 	{ "weft_shared", "weft runtime as a shared-queue thread pool (mpmc queue)", NULL,
 	  shared_create, sched_destroy, NULL, NULL, sched_op, NULL, sched_verify, NULL },
-	/* WEFT-BENCH: ADD peers (OpenMP tasks, TBB task_group, Go) as bench/peers programs */
+#if WEFT_BENCH_HAVE_OMP
+	{ "openmp", "peer: OpenMP tasks (gcc -fopenmp: libgomp)", NULL, omp_create, omp_destroy,
+	  NULL, NULL, omp_op, NULL, sched_verify, NULL },
+#endif
+	/* WEFT-BENCH: ADD peers (TBB task_group, Go goroutines) */
 };
 
 static size_t sched_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
 {
-	static const char *const names[W_COUNT] = { "fib(18)", "skynet(1e4)", "spawn(5000)",
-						    "yield" };
+	static const char *const names[W_COUNT] = SCHED_NAMES;
 	size_t n = 0;
 	for (unsigned w = 0; w < W_COUNT; w++)
 		for (size_t i = 0; i < cfg->nthreads && n < max; i++, n++) {

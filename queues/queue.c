@@ -145,6 +145,11 @@ int weft_queue_pop_wait(weft_queue *q, void **item, weft_ctx *ctx)
 {
 	if (q == NULL || item == NULL)
 		return EINVAL;
+	if (q->ops->pop(q->impl, item) == 0)
+		return 0;
+	int done = weft_ctx_err(ctx); /* already done: no polling, no parking */
+	if (done != 0)
+		return done;
 	for (int i = 0; i < POP_WAIT_SPINS + POP_WAIT_YIELDS; i++) {
 		if (q->ops->pop(q->impl, item) == 0)
 			return 0;

@@ -81,8 +81,13 @@ WEFT_API int weft_queue_pop_n(weft_queue *q, void **items, size_t n, size_t *pop
 
 /*
  * weft_queue_pop_wait - as weft_queue_pop, but wait while the queue is empty.
+ * An item already there is returned even if ctx is done; otherwise the caller polls
+ * briefly (a few spins, then a few sched_yield()s), then sleeps until a push wakes it.
+ * Pushes pay for this only while someone sleeps: the protocol (an eventcount: a waiter
+ * count and a sequence word) is written in queues/eventcount.h.
  * Returns: 0, ECANCELED or ETIMEDOUT (ctx), EINVAL. Blocking: parks through the waiter
  * seam (a fiber inside the runtime). Cancellation: ctx.
+ * Thread-safety: a consumer (spsc and mpsc allow one).
  */
 WEFT_API int weft_queue_pop_wait(weft_queue *q, void **item, weft_ctx *ctx);
 
