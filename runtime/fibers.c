@@ -115,12 +115,11 @@ void weft_fibers_schedule(struct sfiber *sf)
 		 * whoever takes it from the slot; pairs with their exchange. */
 		void *old = atomic_exchange_explicit(&w->lifo, item_make(sf, ITEM_FIBER),
 						     memory_order_acq_rel);
-		if (old != NULL) {
+		if (old != NULL)
 			weft_inject_push_fiber(&rt->inject, item_ptr(old));
-			weft_park_notify(rt, true);
-		} else {
-			weft_park_notify(rt, false);
-		}
+		/* With the fence: the waker may go on without blocking (even spin on what the
+		 * woken fiber will do), so an idle worker must not miss this one. */
+		weft_park_notify(rt, true);
 		return;
 	}
 	weft_inject_push_fiber(&rt->inject, sf);
@@ -228,6 +227,27 @@ static void fiber_entry(void *arg)
 	__builtin_trap(); /* never resumed: a recycled fiber is reset before reuse */
 }
 
+/* In weft_rt_start: each worker's first fiber, so that a worker never lacks one. */
+int weft_fibers_prepare(struct worker *w)
+{
+	struct sfiber *sf = weft_fibers_get(w);
+	if (sf == NULL)
+		return ENOMEM;
+	pool_put(w, sf);
+	return 0;
+}
+
+/* A worker's pool, after its thread exited (or never ran). */
+void weft_fibers_pool_free(struct worker *w)
+{
+	while (w->pool != NULL) {
+		struct sfiber *sf = w->pool;
+		w->pool = sf->next;
+		fiber_free(w, sf);
+	}
+	w->pool_count = 0;
+}
+
 /* After the workers exited: free the runtime's cache (counted as worker 0's frees). */
 void weft_fibers_cache_free(weft_rt *rt)
 {
@@ -258,12 +278,7 @@ int weft_fibers_thread_start(struct worker *w)
 	w = weft_worker_self();
 	weft_fibers_after_switch();
 	weft_waiter_ops_set(old == &weft_waiter_ops_futex ? NULL : old);
-	while (w->pool != NULL) {
-		struct sfiber *sf = w->pool;
-		w->pool = sf->next;
-		fiber_free(w, sf);
-	}
-	w->pool_count = 0;
+	weft_fibers_pool_free(w);
 	weft_fiber_thread_fini(w->main_fiber);
 	w->main_fiber = NULL;
 	return 0;

@@ -34,10 +34,10 @@
  * searching (weft_park_leave_searching) wakes another when it was the last searcher and
  * work is still visible, so the rest of the work gets a searcher.
  *
- * Pushes by a running task on its own deque (weft_fork, weft_go inside the runtime) use
- * weft_park_notify without the fence: a missed wake there costs parallelism, never
- * liveness, because the owner runs its own deque when its task ends or blocks. Pushes that
- * nobody else would run (the injection queue, a fiber woken from outside) use the fence.
+ * weft_fork pushes use weft_park_notify without the fence: a missed wake there costs
+ * parallelism, never liveness, because the joiner pops or helps with its own deque. Every
+ * other push (weft_go, the injection queue, a woken fiber) uses the fence: its submitter
+ * may go on without blocking, so a sleeping worker must not miss the item.
  */
 #include <errno.h>
 

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <weft/thread.h>
 #include <weft/waiter.h>
@@ -46,9 +47,14 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	weft_worker_set_self(w);
 	atomic_fetch_add_explicit(&w->rt->started, 1, memory_order_relaxed);
-	/* Tasks run on pool fibers; without them (ENOMEM) on this stack, blocking the thread. */
-	if (weft_fibers_thread_start(w) != 0)
-		weft_worker_loop();
+	/* Tasks run on pool fibers (the first one was made by weft_rt_start). This thread's
+	 * own fiber record may still fail to allocate: retry, since a worker that cannot run
+	 * fibers could not resume a blocked task. Acquire: pairs with rt_join_workers. */
+	while (weft_fibers_thread_start(w) == ENOMEM &&
+	       !atomic_load_explicit(&w->rt->shutdown, memory_order_acquire)) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
 	weft_worker_set_self(NULL);
 	return NULL;
 }
@@ -73,6 +79,9 @@ static int config_check(weft_rt_config *c)
 
 static void rt_free(weft_rt *rt)
 {
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		if (rt->workers[i] != NULL)
+			weft_fibers_pool_free(rt->workers[i]);
 	if (rt->workers != NULL && rt->nworkers > 0 && rt->workers[0] != NULL)
 		weft_fibers_cache_free(rt);
 	pthread_mutex_destroy(&rt->fcache_lock);
@@ -129,7 +138,7 @@ static int rt_alloc(weft_rt **out, const weft_rt_config *cfg)
 		w->rng = UINT64_C(0x9E3779B97F4A7C15) * (i + 1) ^ (uintptr_t)w;
 		if (w->rng == 0)
 			w->rng = 1;
-		if (weft_deque_create(&w->deque, 256) != 0) {
+		if (weft_deque_create(&w->deque, 256) != 0 || weft_fibers_prepare(w) != 0) {
 			rt_free(rt);
 			return ENOMEM;
 		}

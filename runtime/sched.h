@@ -185,6 +185,8 @@ void weft_fibers_after_switch(void);
 void weft_fibers_resume(struct worker *w, struct sfiber *target); /* from the loop only */
 void weft_fibers_schedule(struct sfiber *sf);
 void weft_fibers_cache_free(weft_rt *rt);
+int weft_fibers_prepare(struct worker *w);
+void weft_fibers_pool_free(struct worker *w);
 struct sfiber *weft_fibers_get(struct worker *w);
 int weft_fibers_yield(void);
 int weft_fibers_suspend(struct worker *w, int kind, void *arg);

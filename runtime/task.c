@@ -68,7 +68,9 @@ static int go_inside(struct worker *w, void (*fn)(void *), void *arg)
 	atomic_store_explicit(&w->spawned,
 			      atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
 			      memory_order_release);
-	weft_park_notify(rt, shared);
+	/* With the fence (unlike weft_fork, whose joiner always runs or helps): the spawner
+	 * may never block, and an idle worker must not miss the task. */
+	weft_park_notify(rt, true);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <weft/alloc.h>
 #include <weft/queue.h>
 #include <weft/runtime.h>
 #include <weft/waiter.h>
@@ -443,4 +444,71 @@ WEFT_STRESS(idle_workers_always_woken)
 		       (unsigned long long)st.total.wakeups_no_work);
 		CHECK_EQ(weft_rt_stop(rt), 0);
 	}
+}
+
+/* ---- allocation failures: every failed call returns ENOMEM and leaks nothing ---- */
+static _Atomic long alloc_seen, alloc_fail_at;
+
+static void *failing_alloc(size_t size, size_t align, void *user)
+{
+	(void)user;
+	if (atomic_fetch_add(&alloc_seen, 1) + 1 == atomic_load(&alloc_fail_at))
+		return NULL;
+	void *p = NULL;
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	return posix_memalign(&p, align, size) == 0 ? p : NULL;
+}
+
+static void failing_free(void *p, void *user)
+{
+	(void)user;
+	free(p);
+}
+
+static void sleep_add_task(void *arg)
+{
+	CHECK_EQ(weft_sleep(NULL, 100000), 0);
+	add_task(arg);
+}
+
+WEFT_TEST(enomem_leaks_nothing)
+{
+	weft_allocator a = { failing_alloc, failing_free, NULL };
+	CHECK_EQ(weft_allocator_set(&a), 0);
+	int failures = 0;
+	for (long k = 1; k < 400; k++) {
+		atomic_store(&alloc_seen, 0);
+		atomic_store(&alloc_fail_at, k);
+		weft_rt_config cfg;
+		weft_rt_config_init(&cfg);
+		cfg.workers = 2;
+		weft_rt *rt;
+		int r = weft_rt_start(&rt, &cfg);
+		if (r != 0) {
+			CHECK_EQ(r, ENOMEM);
+			failures++;
+			continue;
+		}
+		/* The failure may land in a worker (its first fiber: it then runs on its own
+		 * stack) or in a spawn (ENOMEM, nothing queued). */
+		atomic_store(&go_sum, 0);
+		uint64_t want = 0;
+		for (uint64_t i = 1; i <= 100; i++) {
+			/* Every 10th blocks: a new fiber or a timer may fail (the thread parks). */
+			int g = weft_go(rt, i % 10 ? add_task : sleep_add_task, (void *)(uintptr_t)i);
+			CHECK(g == 0 || g == ENOMEM);
+			if (g == 0)
+				want += i;
+		}
+		CHECK_EQ(weft_rt_stop(rt), 0);
+		CHECK_EQ(atomic_load(&go_sum), want);
+		if (atomic_load(&alloc_seen) < k)
+			break; /* no allocation failed any more: every path was tried */
+	}
+	atomic_store(&alloc_fail_at, 0);
+	CHECK_EQ(weft_allocator_set(NULL), 0);
+	printf("%d starts failed with ENOMEM, then every later allocation failure was absorbed\n",
+	       failures);
+	CHECK(failures > 0);
 }

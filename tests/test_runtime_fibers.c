@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <weft/ctx.h>
+#include <weft/mutex.h>
 #include <weft/queue.h>
 #include <weft/runtime.h>
 #include <weft/sem.h>
@@ -230,6 +231,52 @@ WEFT_TEST(ten_thousand_on_one_semaphore)
 	CHECK_EQ(atomic_load(&c.passed), n);
 	CHECK(atomic_load(&c.max_inside) <= 2);
 	print_stats(rt, "semaphore crowd");
+	CHECK_EQ(weft_rt_stop(rt), 0);
+}
+
+/* ---- 10^4 tasks blocked on one weft_mutex all make progress ---- */
+struct locked {
+	weft_mutex m;
+	long counter; /* under m */
+	_Atomic long started;
+	weft_wg wg;
+};
+
+static void lock_task(void *arg)
+{
+	struct locked *l = arg;
+	atomic_fetch_add(&l->started, 1);
+	CHECK_EQ(weft_mutex_lock(&l->m, NULL), 0);
+	l->counter++;
+	CHECK_EQ(weft_mutex_unlock(&l->m), 0);
+	weft_wg_done(&l->wg);
+}
+
+WEFT_TEST(ten_thousand_on_one_mutex)
+{
+	weft_rt *rt = start_rt(4, WEFT_SCHED_STEAL);
+	long n = (long)weft_test_scale(10000);
+	struct locked l;
+	memset(&l, 0, sizeof l);
+	CHECK_EQ(weft_mutex_init(&l.m), 0);
+	weft_wg_init(&l.wg);
+	weft_wg_add(&l.wg, (int)n);
+	CHECK_EQ(weft_mutex_lock(&l.m, NULL), 0); /* held from outside: every task blocks */
+	for (long i = 0; i < n; i++)
+		CHECK_EQ(weft_go(rt, lock_task, &l), 0);
+	while (atomic_load(&l.started) < n)
+		usleep(1000);
+	usleep(10000);
+	weft_rt_counters s;
+	CHECK_EQ(weft_rt_stats(rt, &s), 0);
+	printf("%llu fibers parked on the mutex before the unlock\n",
+	       (unsigned long long)s.fibers_parked);
+	CHECK_EQ(weft_mutex_unlock(&l.m), 0);
+	CHECK_EQ(weft_wg_wait(&l.wg, NULL), 0);
+	CHECK_EQ(weft_mutex_lock(&l.m, NULL), 0);
+	CHECK_EQ(l.counter, n);
+	CHECK_EQ(weft_mutex_unlock(&l.m), 0);
+	print_stats(rt, "mutex crowd");
 	CHECK_EQ(weft_rt_stop(rt), 0);
 }
 
