@@ -415,6 +415,19 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 	return 0;
 }
 
+/* No cached object: a new one, counted as a get (shared: the counter has several writers). */
+static void *get_new(weft_pool *p, _Atomic uint64_t *gets, bool shared)
+{
+	void *obj = obj_new(p);
+	if (obj != NULL) {
+		if (shared)
+			count(gets);
+		else
+			count_own(gets);
+	}
+	return obj;
+}
+
 void *weft_pool_get(weft_pool *p)
 {
 	if (WEFT_UNLIKELY(p == NULL)) {
@@ -434,8 +447,8 @@ void *weft_pool_get(weft_pool *p)
 				obj = cache_take(c);
 			depot_unlock(p, drop);
 		}
-		if (obj == NULL && (obj = obj_new(p)) == NULL)
-			return NULL;
+		if (obj == NULL)
+			return get_new(p, &c->gets, false);
 		count_own(&c->gets);
 	} else {
 		struct cache *c = &p->depot.shared;
@@ -445,8 +458,8 @@ void *weft_pool_get(weft_pool *p)
 		if (obj == NULL && exchange_for_get(p, c, &drop))
 			obj = cache_take(c);
 		depot_unlock(p, drop);
-		if (obj == NULL && (obj = obj_new(p)) == NULL)
-			return NULL;
+		if (obj == NULL)
+			return get_new(p, &c->gets, true);
 		count(&c->gets);
 	}
 	obj_cache_out(p, obj);
