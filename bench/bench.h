@@ -51,6 +51,8 @@ typedef struct bench_shape {
 	long cs_ns;
 	size_t capacity;
 	unsigned label_threads; /* the number the table shows in its threads column */
+	unsigned workload;  /* suite-defined variant index (sched: fib, skynet, ...) */
+	unsigned sample_every; /* time one call in this many (0: BENCH_SAMPLE_EVERY) */
 } bench_shape;
 
 /* A benchmark thread, as an implementation's op sees it. */
@@ -64,6 +66,7 @@ typedef struct bench_thread {
 	uint64_t ops;       /* total ops over the run, warmup included */
 	bool has_quota;     /* ops mode: it gets a share of --ops (assign() may clear it) */
 	uint64_t quota;     /* ops mode: stop after this many (0: none, run until others finish) */
+	unsigned idle;      /* failed attempts in a row, for bench_backoff across calls */
 	const bench_shape *shape;
 	const bench_cfg *cfg;
 	/* private to the runner */
@@ -89,8 +92,9 @@ typedef struct bench_impl {
 	/* One timed call: a batch of operations; returns how many were done (0 allowed). */
 	uint64_t (*op)(void *s, bench_thread *t);
 	/* Optional, on each thread when warmup ends, and when the run ends (after the loop):
-	 * settle in-flight work (queue consumers drain). */
-	void (*settle)(void *s, bench_thread *t, int phase);
+	 * settle in-flight work (queue consumers drain). Returns the ops it did, which count
+	 * toward an ops-mode run (whose clock stops after the last settle). */
+	uint64_t (*settle)(void *s, bench_thread *t, int phase);
 	/* After all threads joined: 0 if the answer is right, else -1 with a message. */
 	int (*verify)(void *s, bench_thread *threads, unsigned n, char *err, size_t errlen);
 	/* Optional: role of thread i for this shape (default 0, counted). */

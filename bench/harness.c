@@ -34,6 +34,7 @@ struct bench_run {
 	bench_thread *threads;
 	unsigned n;
 	bool ops_mode;
+	unsigned sample_every;
 	uint64_t *end_ns;
 	cpu_set_t *cpus;
 	int ncpus;
@@ -146,7 +147,7 @@ static void *thread_main(void *arg)
 	while (ok && atomic_load_explicit(&r->phase, memory_order_relaxed) == PH_WARMUP)
 		t->ops += r->impl->op(r->state, t);
 	if (ok && r->impl->settle)
-		r->impl->settle(r->state, t, BENCH_SETTLE_WARMUP);
+		t->ops += r->impl->settle(r->state, t, BENCH_SETTLE_WARMUP);
 	/* Release: pairs with main's acquire count of arrivals. */
 	atomic_fetch_add_explicit(&r->arrived, 1, memory_order_release);
 	wait_phase(r, PH_GO);
@@ -158,17 +159,21 @@ static void *thread_main(void *arg)
 		} else if (atomic_load_explicit(&r->phase, memory_order_relaxed) >= PH_STOP) {
 			break;
 		}
-		uint64_t n = call_op(r, t, (++t->calls % BENCH_SAMPLE_EVERY) == 0);
+		uint64_t n = call_op(r, t, (++t->calls % r->sample_every) == 0);
 		t->ops += n;
 		t->measured_ops += n;
 		if (t->counted)
 			atomic_store_explicit(&t->published, t->measured_ops, memory_order_relaxed);
 	}
-	r->end_ns[t->id] = bench_now_ns();
 	if (t->quota)
 		atomic_fetch_sub_explicit(&r->quota_left, 1, memory_order_relaxed);
-	if (ok && r->impl->settle)
-		r->impl->settle(r->state, t, BENCH_SETTLE_END);
+	if (ok && r->impl->settle) {
+		uint64_t n = r->impl->settle(r->state, t, BENCH_SETTLE_END);
+		t->ops += n;
+		if (r->ops_mode)
+			t->measured_ops += n;
+	}
+	r->end_ns[t->id] = bench_now_ns();
 	if (r->impl->thread_fini)
 		r->impl->thread_fini(r->state, t);
 	return NULL;
@@ -233,6 +238,7 @@ int bench_run_once(const bench_impl *impl, const bench_shape *sh, const bench_cf
 	r->threads = th;
 	r->n = n;
 	r->ops_mode = cfg->ops > 0;
+	r->sample_every = sh->sample_every ? sh->sample_every : BENCH_SAMPLE_EVERY;
 	r->end_ns = end_ns;
 	if (cfg->pin) {
 		r->ncpus = cpu_list(r->cpu_ids, BENCH_MAX_THREADS);
@@ -302,6 +308,12 @@ int bench_run_once(const bench_impl *impl, const bench_shape *sh, const bench_cf
 	if (!r->ops_mode) {
 		sleep_s(cfg->duration_s);
 		total = sum_published(r);
+		/* A job longer than the window (a sched op) would read as 0 ops: extend the
+		 * window to the first completed call, at most 20 durations. */
+		for (int k = 0; total == 0 && k < 20000; k++) {
+			sleep_s(cfg->duration_s / 1000);
+			total = sum_published(r);
+		}
 		t1 = bench_now_ns();
 		getrusage(RUSAGE_SELF, &ru1);
 		atomic_store_explicit(&r->phase, PH_STOP, memory_order_release);

@@ -476,14 +476,18 @@ int main(int argc, char **argv)
 			if (!found) {
 				char names[2048];
 				impl_names(suites, nsuites, names, sizeof names);
-				return usage_error("unknown implementation '%s' in the chosen suites",
-						   tok, names);
+				int rc = usage_error("unknown implementation '%s' in the chosen suites",
+						     tok, names);
+				free(impl_buf);
+				return rc;
 			}
 			impl_list[n++] = tok;
 		}
 		impl_list[n] = NULL;
-		if (n == 0)
+		if (n == 0) {
+			free(impl_buf);
 			return usage_error("%s", "--impl needs at least one name", NULL);
+		}
 		cfg.impls = impl_list;
 	}
 	/* Explicitly named suites that cannot run are an error; "all" skips them. */
@@ -532,6 +536,10 @@ int main(int argc, char **argv)
 	size_t total = 0, done = 0;
 	for (size_t i = 0; i < nrun; i++)
 		total += count_runs(run_list[i], &cfg);
+	if (!quiet && !cfg.ops)
+		fprintf(stderr, "weft-bench: %zu runs of %.3g s + %.3g s warmup: about %.0f s\n",
+			total, cfg.duration_s, cfg.warmup_s,
+			(double)total * (cfg.duration_s + cfg.warmup_s + 0.005));
 	int failures = 0;
 	for (size_t i = 0; i < nrun; i++)
 		failures += run_suite(run_list[i], &r, &cfg, show, &done, total);

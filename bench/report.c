@@ -11,7 +11,9 @@ static const char *const QNAMES[4] = { "p50", "p95", "p99", "p99.9" };
 static bool same_row(const bench_figure *a, const bench_figure *b)
 {
 	return a->suite == b->suite && !strcmp(a->shape.variant, b->shape.variant) &&
-	       a->shape.threads == b->shape.threads && a->shape.producers == b->shape.producers &&
+	       a->shape.threads == b->shape.threads &&
+	       a->shape.label_threads == b->shape.label_threads &&
+	       a->shape.producers == b->shape.producers &&
 	       a->shape.consumers == b->shape.consumers;
 }
 
@@ -82,6 +84,33 @@ static void print_header(FILE *out, const bench_results *r, const bench_figure *
 		"cpu-s", "vcsw", "ivcsw", "flt");
 }
 
+/* One line (wrapped) naming every figure of the block ending at last whose repeats spread
+ * more than +-10% around their median: a noisy machine, or a structure that is unstable. */
+static void print_noisy(FILE *out, const bench_results *r, size_t last)
+{
+	const bench_figure *f = &r->figs[last];
+	size_t col = 0;
+	for (size_t j = 0; j <= last; j++) {
+		const bench_figure *g = &r->figs[j];
+		if (g->suite != f->suite || strcmp(g->shape.variant, f->shape.variant) ||
+		    g->status != FIG_OK || g->sum.spread_pct <= 10)
+			continue;
+		char lab[24], item[96];
+		shape_label(&g->shape, lab, sizeof lab);
+		snprintf(item, sizeof item, "%s@%s +-%.0f%%", g->impl->name, lab, g->sum.spread_pct);
+		if (col == 0)
+			col = (size_t)fprintf(out, "   ! noisy (repeats spread more than +-10%% "
+						   "around the median):");
+		else if (col + strlen(item) > 110)
+			col = (size_t)fprintf(out, ",\n     ");
+		else
+			col += (size_t)fprintf(out, ",");
+		col += (size_t)fprintf(out, " %s", item);
+	}
+	if (col)
+		fprintf(out, "\n");
+}
+
 void bench_print_table(FILE *out, const bench_results *r)
 {
 	const bench_figure *prev = NULL;
@@ -128,22 +157,11 @@ void bench_print_table(FILE *out, const bench_results *r)
 		prev = f;
 		bool end_block = i + 1 == r->nfigs || r->figs[i + 1].suite != f->suite ||
 				 strcmp(r->figs[i + 1].shape.variant, f->shape.variant);
-		if (end_block) {
-			/* The noisy lines for this block. */
-			for (size_t j = 0; j <= i; j++) {
-				const bench_figure *g = &r->figs[j];
-				if (g->suite != f->suite || strcmp(g->shape.variant, f->shape.variant) ||
-				    g->status != FIG_OK || g->sum.spread_pct <= 10)
-					continue;
-				shape_label(&g->shape, lab, sizeof lab);
-				fprintf(out, "   ! noisy: %s %s threads=%s: repeats spread +-%.0f%% "
-					     "around the median (more than +-10%%)\n",
-					g->suite->name, g->impl->name, lab, g->sum.spread_pct);
-			}
-		}
+		if (end_block)
+			print_noisy(out, r, i);
 	}
 	fprintf(out, "\n   * fastest in its row; 'vs best' = median / the fastest median; "
-		     "latency = sampled op time (1 call in %d, divided by its batch); cpu-s, "
+		     "latency = sampled op time (1 call in %d, sched: every call; divided by its batch); cpu-s, "
 		     "vcsw, ivcsw, flt = getrusage per repeat\n",
 		BENCH_SAMPLE_EVERY);
 }

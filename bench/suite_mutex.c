@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <weft/mutex.h>
+#include <weft/spinlock.h>
+
 #define MUTEX_BATCH 16
 #define MUTEX_LONG_NS 1000
 
@@ -22,7 +25,10 @@ typedef struct mutex_state {
 	_Alignas(BENCH_PAD) ck_spinlock_cas_t cas;
 	_Alignas(BENCH_PAD) ck_spinlock_ticket_t ticket;
 	_Alignas(BENCH_PAD) ck_spinlock_mcs_t mcs;
-	/* WEFT-BENCH: ADD weft_mutex (and weft spinlocks) state */
+	_Alignas(BENCH_PAD) weft_mutex wm;
+	_Alignas(BENCH_PAD) weft_spin_ttas wttas;
+	_Alignas(BENCH_PAD) weft_spin_ticket wticket;
+	_Alignas(BENCH_PAD) weft_spin_mcs wmcs;
 	_Alignas(BENCH_PAD) uint64_t plain; /* protected by the lock under test */
 	unsigned owner;
 	_Alignas(BENCH_PAD) _Atomic uint64_t violations;
@@ -46,6 +52,10 @@ static void *mutex_create_kind(const bench_shape *sh, int adaptive)
 	ck_spinlock_cas_init(&s->cas);
 	ck_spinlock_ticket_init(&s->ticket);
 	ck_spinlock_mcs_init(&s->mcs);
+	weft_mutex_init(&s->wm);
+	weft_spin_ttas_init(&s->wttas);
+	weft_spin_ticket_init(&s->wticket);
+	weft_spin_mcs_init(&s->wmcs);
 	s->cs_ns = sh->cs_ns;
 	s->batch = sh->cs_ns < 200 ? MUTEX_BATCH : 1;
 	return s;
@@ -65,6 +75,7 @@ static void mutex_destroy(void *p)
 {
 	mutex_state *s = p;
 	pthread_mutex_destroy(&s->pm);
+	weft_mutex_destroy(&s->wm);
 	free(s);
 }
 
@@ -95,7 +106,8 @@ static int mutex_verify(void *p, bench_thread *th, unsigned n, char *err, size_t
 
 static int mcs_init(void *p, bench_thread *t)
 {
-	t->local = calloc(1, sizeof(ck_spinlock_mcs_context_t));
+	/* Room for either MCS node type (ck's or weft's). */
+	t->local = calloc(1, sizeof(ck_spinlock_mcs_context_t) + sizeof(weft_spin_mcs_node));
 	return t->local ? 0 : 12 /* ENOMEM */;
 }
 
@@ -123,6 +135,10 @@ MUTEX_OP(ck_cas, ck_spinlock_cas_lock(&s->cas), ck_spinlock_cas_unlock(&s->cas))
 MUTEX_OP(ck_ticket, ck_spinlock_ticket_lock(&s->ticket), ck_spinlock_ticket_unlock(&s->ticket))
 MUTEX_OP(ck_mcs, ck_spinlock_mcs_lock(&s->mcs, t->local),
 	 ck_spinlock_mcs_unlock(&s->mcs, t->local))
+MUTEX_OP(weft_mutex, weft_mutex_lock(&s->wm, NULL), weft_mutex_unlock(&s->wm))
+MUTEX_OP(weft_ttas, weft_spin_ttas_lock(&s->wttas), weft_spin_ttas_unlock(&s->wttas))
+MUTEX_OP(weft_ticket, weft_spin_ticket_lock(&s->wticket), weft_spin_ticket_unlock(&s->wticket))
+MUTEX_OP(weft_mcs, weft_spin_mcs_lock(&s->wmcs, t->local), weft_spin_mcs_unlock(&s->wmcs, t->local))
 
 #define LOCK_IMPL(nm, what, unav, create, op)                                                  \
 	{ nm, what, unav, create, mutex_destroy, NULL, NULL, op, NULL, mutex_verify, NULL }
@@ -139,8 +155,14 @@ static const bench_impl mutex_impls[] = {
 		  mutex_create, ck_ticket_op),
 	{ "ck_mcs", "ck_spinlock_mcs: MCS queue spinlock", bench_unavail_tsan, mutex_create,
 	  mutex_destroy, mcs_init, mcs_fini, ck_mcs_op, NULL, mutex_verify, NULL },
-	/* WEFT-BENCH: ADD weft_mutex */
-	/* WEFT-BENCH: ADD weft spinlocks (TTAS, ticket, MCS) */
+	LOCK_IMPL("weft_mutex", "weft_mutex: spins briefly, then parks through the waiter seam",
+		  NULL, mutex_create, weft_mutex_op),
+	LOCK_IMPL("weft_ttas", "weft_spin_ttas: TTAS, exponential backoff, then yields", NULL,
+		  mutex_create, weft_ttas_op),
+	LOCK_IMPL("weft_ticket", "weft_spin_ticket: FIFO ticket spinlock, yields", NULL,
+		  mutex_create, weft_ticket_op),
+	{ "weft_mcs", "weft_spin_mcs: MCS queue spinlock, yields", NULL, mutex_create,
+	  mutex_destroy, mcs_init, mcs_fini, weft_mcs_op, NULL, mutex_verify, NULL },
 };
 
 static size_t mutex_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)

@@ -320,7 +320,7 @@ static uint64_t produce(q_state *s, bench_thread *t)
 {
 	q_prod *p = &s->prod[t->role_id];
 	uint64_t done = 0;
-	unsigned tries = 0, spins = 0;
+	unsigned tries = 0;
 	while (done < Q_BATCH) {
 		uint64_t v = ((uint64_t)(t->role_id + 1) << SEQ_BITS) | (p->pushed + 1);
 		int rc = s->ops->push(s->q, (void *)(uintptr_t)v);
@@ -328,11 +328,15 @@ static uint64_t produce(q_state *s, bench_thread *t)
 			p->pushed++;
 			p->hsum += mix(v);
 			done++;
+			t->idle = 0;
 			continue;
 		}
+		/* Full: spin a little, then yield (the count survives across calls, so a
+		 * thread that keeps failing yields instead of burning its time slice while the
+		 * consumer it waits for cannot run). */
+		bench_backoff(&t->idle);
 		if (++tries >= Q_TRIES)
 			break;
-		bench_backoff(&spins);
 	}
 	return done;
 }
@@ -341,17 +345,18 @@ static uint64_t consume(q_state *s, bench_thread *t)
 {
 	q_cons *c = &s->cons[t->role_id];
 	uint64_t done = 0;
-	unsigned tries = 0, spins = 0;
+	unsigned tries = 0;
 	while (done < Q_BATCH) {
 		void *item;
 		if (s->ops->pop(s->q, &item) == 0) {
 			take(s, c, item);
 			done++;
+			t->idle = 0;
 			continue;
 		}
+		bench_backoff(&t->idle); /* empty: as produce() */
 		if (++tries >= Q_TRIES)
 			break;
-		bench_backoff(&spins);
 	}
 	return done;
 }
@@ -402,7 +407,7 @@ static uint64_t q_op(void *p, bench_thread *t)
 }
 
 /* Producers say they stopped; consumers drain until every producer has and it is empty. */
-static void q_settle(void *p, bench_thread *t, int phase)
+static uint64_t q_settle(void *p, bench_thread *t, int phase)
 {
 	q_state *s = p;
 	_Atomic unsigned *done = phase == BENCH_SETTLE_WARMUP ? &s->warm_done : &s->end_done;
@@ -410,20 +415,22 @@ static void q_settle(void *p, bench_thread *t, int phase)
 		/* Release: pairs with the consumers' acquire below; the pushes before it are
 		 * complete, so an empty pop after it means empty. */
 		atomic_fetch_add_explicit(done, 1, memory_order_release);
-		return;
+		return 0;
 	}
 	q_cons *c = &s->cons[t->role_id];
 	unsigned spins = 0;
+	uint64_t n = 0;
 	for (;;) {
 		bool all = atomic_load_explicit(done, memory_order_acquire) == s->P;
 		void *item;
 		if (s->ops->pop(s->q, &item) == 0) {
 			take(s, c, item);
 			spins = 0;
+			n++;
 			continue;
 		}
 		if (all)
-			return;
+			return n;
 		bench_backoff(&spins);
 	}
 }

@@ -214,11 +214,12 @@ static uint64_t hp_op(void *p, bench_thread *t)
 	return RECLAIM_BATCH;
 }
 
-static void hp_settle(void *p, bench_thread *t, int phase)
+static uint64_t hp_settle(void *p, bench_thread *t, int phase)
 {
 	rstate *s = p;
 	if (t->role == 1 && phase == BENCH_SETTLE_END)
 		ck_hp_purge(&s->slots[t->id].rec);
+	return 0;
 }
 
 static void hp_destroy(void *p)

@@ -38,8 +38,10 @@ struct msq_node {
 };
 
 struct weft_msq {
-	alignas(WEFT_PADDING) struct msq_node *_Atomic head;
-	alignas(WEFT_PADDING) struct msq_node *_Atomic tail;
+	/* struct msq_node *, typed void * so that weft_hazard_protect reads them without a
+	 * cast between atomic types. */
+	alignas(WEFT_PADDING) void *_Atomic head;
+	alignas(WEFT_PADDING) void *_Atomic tail;
 	weft_msq_reclaim how;
 };
 
@@ -102,7 +104,8 @@ static bool try_link(weft_msq *q, struct msq_node *t, struct msq_node *n)
 	struct msq_node *next = atomic_load_explicit(&t->next, memory_order_acquire);
 	if (next != NULL) {
 		/* Tail lags: swing it (release: pairs with the acquire loads of tail). */
-		atomic_compare_exchange_strong_explicit(&q->tail, &t, next, memory_order_release,
+		void *exp = t;
+		atomic_compare_exchange_strong_explicit(&q->tail, &exp, next, memory_order_release,
 							memory_order_relaxed);
 		return false;
 	}
@@ -112,7 +115,8 @@ static bool try_link(weft_msq *q, struct msq_node *t, struct msq_node *n)
 						     memory_order_relaxed))
 		return false;
 	/* Release: pairs with the acquire loads of tail. Failure is fine: someone helped. */
-	atomic_compare_exchange_strong_explicit(&q->tail, &t, n, memory_order_release,
+	void *exp = t;
+	atomic_compare_exchange_strong_explicit(&q->tail, &exp, n, memory_order_release,
 						memory_order_relaxed);
 	return true;
 }
@@ -124,7 +128,7 @@ static int push_hazard(weft_msq *q, struct msq_node *n)
 		return ENOMEM;
 	for (;;) {
 		/* Acquire inside protect: pairs with the release swings of tail. */
-		struct msq_node *t = weft_hazard_protect(rec, 0, (void *_Atomic *)&q->tail);
+		struct msq_node *t = weft_hazard_protect(rec, 0, &q->tail);
 		if (try_link(q, t, n))
 			break;
 	}
@@ -169,7 +173,7 @@ int weft_msq_push(weft_msq *q, void *item)
 static int try_take(weft_msq *q, struct msq_node *h, struct msq_node *next, void **item)
 {
 	/* Acquire: pairs with the release swings of tail. */
-	struct msq_node *t = atomic_load_explicit(&q->tail, memory_order_acquire);
+	void *t = atomic_load_explicit(&q->tail, memory_order_acquire);
 	if (next == NULL)
 		return EAGAIN;
 	if (h == t) {
@@ -179,10 +183,11 @@ static int try_take(weft_msq *q, struct msq_node *h, struct msq_node *next, void
 		return -1;
 	}
 	void *it = next->item;
-	/* Relaxed on success is enough for the data: next->item was published by the
-	 * release CAS on h->next that our acquire load of it read from. Release on head
-	 * orders nothing we need, but pairs with the acquire loads of head for clarity. */
-	if (!atomic_compare_exchange_strong_explicit(&q->head, &h, next, memory_order_release,
+	/* next->item was published by the release CAS on h->next that our acquire load of
+	 * it read from. Release here: the next popper's acquire load of head then
+	 * inherits that chain, so next's own fields (its next link) are visible to it. */
+	void *exp = h;
+	if (!atomic_compare_exchange_strong_explicit(&q->head, &exp, next, memory_order_release,
 						     memory_order_relaxed))
 		return -1;
 	*item = it;
@@ -197,7 +202,7 @@ static int pop_hazard(weft_msq *q, void **item)
 	struct msq_node *h;
 	int r;
 	do {
-		h = weft_hazard_protect(rec, 0, (void *_Atomic *)&q->head);
+		h = weft_hazard_protect(rec, 0, &q->head);
 		/* Acquire: pairs with the release CAS in try_link that linked next. */
 		struct msq_node *next = atomic_load_explicit(&h->next, memory_order_acquire);
 		weft_hazard_set(rec, 1, next);
@@ -271,23 +276,23 @@ static void ops_destroy(void *impl)
 }
 
 const weft_queue_ops weft_queue_ops_msq = {
-	.name = "msq",
-	.bounded = false,
-	.max_producers = 0,
-	.max_consumers = 0,
-	.create = ops_create_hazard,
-	.push = ops_push,
-	.pop = ops_pop,
-	.destroy = ops_destroy,
+    .name = "msq",
+    .bounded = false,
+    .max_producers = 0,
+    .max_consumers = 0,
+    .create = ops_create_hazard,
+    .push = ops_push,
+    .pop = ops_pop,
+    .destroy = ops_destroy,
 };
 
 const weft_queue_ops weft_queue_ops_msq_rcu = {
-	.name = "msq_rcu",
-	.bounded = false,
-	.max_producers = 0,
-	.max_consumers = 0,
-	.create = ops_create_rcu,
-	.push = ops_push,
-	.pop = ops_pop,
-	.destroy = ops_destroy,
+    .name = "msq_rcu",
+    .bounded = false,
+    .max_producers = 0,
+    .max_consumers = 0,
+    .create = ops_create_rcu,
+    .push = ops_push,
+    .pop = ops_pop,
+    .destroy = ops_destroy,
 };

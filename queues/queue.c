@@ -3,6 +3,7 @@
  * weft_queue_pop_wait sleep without costing pushers anything while nobody waits.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include <weft/queue.h>
@@ -21,8 +22,13 @@ struct weft_queue {
 	_Alignas(WEFT_PADDING) weft_ec ec;
 };
 
-/* Polls of the queue before pop_wait counts itself a waiter (the membarrier costs µs). */
+/*
+ * Before pop_wait counts itself a waiter (a membarrier, then a park: microseconds each), it
+ * polls the queue POP_WAIT_SPINS times, then POP_WAIT_YIELDS times with a sched_yield in
+ * between, which hands an oversubscribed CPU to a producer instead of sleeping.
+ */
 #define POP_WAIT_SPINS 64
+#define POP_WAIT_YIELDS 8
 
 static const weft_queue_ops *ops_of(weft_queue_kind kind)
 {
@@ -139,10 +145,13 @@ int weft_queue_pop_wait(weft_queue *q, void **item, weft_ctx *ctx)
 {
 	if (q == NULL || item == NULL)
 		return EINVAL;
-	for (int i = 0; i < POP_WAIT_SPINS; i++) {
+	for (int i = 0; i < POP_WAIT_SPINS + POP_WAIT_YIELDS; i++) {
 		if (q->ops->pop(q->impl, item) == 0)
 			return 0;
-		weft_cpu_relax();
+		if (i < POP_WAIT_SPINS)
+			weft_cpu_relax();
+		else
+			sched_yield();
 	}
 	/* The eventcount protocol of eventcount.h. */
 	weft_ec_wait_begin(&q->ec);

@@ -103,11 +103,12 @@ static int rt_alloc(weft_rt **out, const weft_rt_config *cfg)
 	rt->cfg = *cfg;
 	pthread_mutex_init(&rt->idle_lock, NULL);
 	pthread_mutex_init(&rt->fcache_lock, NULL);
-	if (weft_inject_init(&rt->inject, &rt->cfg) != 0) {
+	int r = weft_inject_init(&rt->inject, &rt->cfg);
+	if (r != 0) {
 		pthread_mutex_destroy(&rt->idle_lock);
 		pthread_mutex_destroy(&rt->fcache_lock);
 		weft_mem_free(rt);
-		return ENOMEM;
+		return r;
 	}
 	rt->workers = weft_mem_zalloc(cfg->workers * sizeof(struct worker *), 0);
 	if (rt->workers == NULL) {

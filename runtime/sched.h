@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include <weft/deque.h>
+#include <weft/queue.h>
 #include <weft/runtime.h>
 #include <weft/waiter.h>
 
@@ -81,6 +82,7 @@ struct worker {
 	unsigned index;
 	uint64_t rng;  /* victim order */
 	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
+	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
 	bool searching;
 	/* Free go_task records: owner only. */
 	struct go_task *free_tasks;
@@ -117,8 +119,10 @@ struct inject {
 	size_t cap, head, count;
 	/* count, readable without the lock for emptiness checks (written under it). */
 	_Atomic size_t len;
-	weft_queue *q; /* the configured weft_queue kind, or NULL: the ring only */
+	weft_queue *q; /* the configured kind; the ring and list take what it refuses */
 	struct sfiber *fib_head, *fib_tail; /* runnable fibers (intrusive: never allocates) */
+	size_t fib_count;
+	_Atomic size_t ring_len; /* count + fib_count, written under lock, a hint outside */
 };
 
 #define EXT_CLOSED (UINT64_C(1) << 63)
@@ -149,6 +153,15 @@ struct weft_rt {
 };
 
 /* worker.c */
+extern __thread struct worker *weft_tls_self_ __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's worker, for code that does not switch fibers between this read and
+ * its last use of the result (weft_fork, weft_go); everything else uses weft_worker_self. */
+static inline struct worker *worker_self_now(void)
+{
+	return weft_tls_self_;
+}
+
 struct worker *weft_worker_self(void); /* the calling thread's worker, or NULL; re-read
 					 * after anything that may switch fibers */
 void weft_worker_set_self(struct worker *w);

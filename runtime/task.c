@@ -107,7 +107,7 @@ int weft_go(weft_rt *rt, void (*fn)(void *), void *arg)
 {
 	if (fn == NULL)
 		return EINVAL;
-	struct worker *w = weft_worker_self();
+	struct worker *w = worker_self_now();
 	if (rt == NULL) {
 		if (w == NULL)
 			return EINVAL;
@@ -122,7 +122,7 @@ int weft_fork(weft_task *t, void (*fn)(weft_task *t))
 {
 	if (t == NULL || fn == NULL)
 		return EINVAL;
-	struct worker *w = weft_worker_self();
+	struct worker *w = worker_self_now();
 	if (w == NULL)
 		return EPERM;
 	t->fn = fn;

@@ -18,11 +18,12 @@
 #include "../sync/alloc.h"
 #include "sched.h"
 
-static __thread struct worker *tls_self;
+/* initial-exec: a plain %fs-relative load, no __tls_get_addr call in the shared library. */
+__thread struct worker *weft_tls_self_ __attribute__((tls_model("initial-exec")));
 
 __attribute__((noinline)) struct worker *weft_worker_self(void)
 {
-	struct worker *w = tls_self;
+	struct worker *w = weft_tls_self_;
 	/* An opaque barrier: the compiler may not treat this function as pure and merge two
 	 * calls across a fiber switch. */
 	__asm__ __volatile__("" : "+r"(w)::"memory");
@@ -31,7 +32,7 @@ __attribute__((noinline)) struct worker *weft_worker_self(void)
 
 void weft_worker_set_self(struct worker *w)
 {
-	tls_self = w;
+	weft_tls_self_ = w;
 }
 
 static inline void count(_Atomic uint64_t *c)
@@ -190,10 +191,17 @@ void weft_worker_loop(void)
 		struct worker *w = weft_worker_self(); /* re-read: tasks may migrate fibers */
 		weft_rt *rt = w->rt;
 		bool stolen = false;
-		/* Relaxed: a hint; timers are fired under their lock. */
-		if (atomic_load_explicit(&w->timer_next, memory_order_relaxed) != WEFT_NO_DEADLINE)
+		/* Timers: every 16th round (a clock read costs tens of ns) and before looking
+		 * elsewhere. Relaxed: a hint; timers are fired under their lock. */
+		bool timers = atomic_load_explicit(&w->timer_next, memory_order_relaxed) !=
+			      WEFT_NO_DEADLINE;
+		if (timers && (++w->timer_tick & 15) == 0)
 			weft_timers_run(w, weft_now_ns());
 		void *item = find_local(w);
+		if (item == NULL && timers) {
+			weft_timers_run(w, weft_now_ns());
+			item = find_local(w);
+		}
 		if (item == NULL)
 			item = find_remote(w, &stolen);
 		if (item != NULL) {

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include <weft/ctx.h>
 
@@ -80,6 +81,12 @@ static void ctx_unref(weft_ctx *c)
 		if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 			return;
 		weft_ctx *parent = c->parent;
+#if defined(WEFT_DEBUG_CHECKS)
+		/* Debug builds widen the window in which the node is at zero but still on its
+		 * parent's list, so that the sanitizer tests exercise walkers meeting it. */
+		if (parent != NULL)
+			sched_yield();
+#endif
 		if (parent != NULL) {
 			pthread_mutex_lock(&parent->lock);
 			if (c->sib_prev)
@@ -144,13 +151,6 @@ int weft_ctx_with_timeout(weft_ctx *parent, uint64_t timeout_ns, weft_ctx **out)
 	return ctx_new(parent, d, out);
 }
 
-/*
- * Mark c done (ctx_cancel_err) and wake its waiters; then, if this call made the transition, do the
- * same to its subtree. Only c's lock is held at a time: a child is pinned by a reference
- * while its own subtree is walked, so the child list may change meanwhile (children born
- * now are born done; children released now stay linked while pinned). The recursion is as
- * deep as the tree; no locks are held along the path.
- */
 /* The error a cancel gives c: ETIMEDOUT if its deadline has passed already (see top). */
 static int ctx_cancel_err(const weft_ctx *c)
 {
@@ -159,6 +159,14 @@ static int ctx_cancel_err(const weft_ctx *c)
 	return ECANCELED;
 }
 
+/*
+ * Mark c done (with ctx_cancel_err) and wake its waiters; then, if this call made the
+ * transition, do the same to its subtree. Only c's lock is held at a time: a child is
+ * pinned by a reference while its own subtree is walked, so the child list may change
+ * meanwhile (children born now are born done; children released now stay linked while
+ * pinned; children already at zero are skipped, see ctx_tryref). The recursion is as
+ * deep as the tree; no locks are held along the path.
+ */
 static void ctx_cancel_tree(weft_ctx *c)
 {
 	pthread_mutex_lock(&c->lock);

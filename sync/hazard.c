@@ -37,9 +37,9 @@ struct hz_rec {
 	_Atomic int active;
 	/* Owner only. */
 	weft_hazard_obj *retired;
-	size_t since_scan;   /* retires since the last scan */
-	void **set;          /* scratch hash set of the slots seen by a scan */
-	size_t set_cap;      /* power of two, or 0 */
+	size_t since_scan; /* retires since the last scan */
+	void **set;	   /* scratch hash set of the slots seen by a scan */
+	size_t set_cap;	   /* power of two, or 0 */
 	/* Statistics: written by the owner, read by anyone (relaxed). */
 	_Atomic size_t nretired;
 	_Atomic size_t max_list;
@@ -253,7 +253,8 @@ static void scan(struct hz_rec *r)
 	size_t kept = 0;
 	for (weft_hazard_obj *o = r->retired; o != NULL; o = next) {
 		next = o->next_;
-		bool held = have_set ? set_contains(r->set, mask, o->ptr_) : slots_hold(head, o->ptr_);
+		bool held =
+		    have_set ? set_contains(r->set, mask, o->ptr_) : slots_hold(head, o->ptr_);
 		if (held) {
 			o->next_ = keep;
 			keep = o;
@@ -298,9 +299,8 @@ static struct hz_rec *rec_acquire(weft_hazard_domain *d)
 		int idle = 0;
 		/* Acquire: pairs with the release in rec_release (the old owner's list). */
 		if (atomic_load_explicit(&r->active, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_strong_explicit(&r->active, &idle, 1,
-							    memory_order_acquire,
-							    memory_order_relaxed))
+		    atomic_compare_exchange_strong_explicit(
+			&r->active, &idle, 1, memory_order_acquire, memory_order_relaxed))
 			return r;
 	}
 	struct hz_rec *r = weft_mem_zalloc(sizeof(*r), _Alignof(struct hz_rec));
@@ -407,9 +407,8 @@ void weft_hazard_domain_scan(weft_hazard_domain *d)
 		/* Borrow an idle record as rec_acquire would (acquire: its old owner's list),
 		 * scan it, give it back (release: pairs with the next owner's acquire). */
 		if (atomic_load_explicit(&r->active, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_strong_explicit(&r->active, &idle, 1,
-							    memory_order_acquire,
-							    memory_order_relaxed)) {
+		    atomic_compare_exchange_strong_explicit(
+			&r->active, &idle, 1, memory_order_acquire, memory_order_relaxed)) {
 			scan(r);
 			atomic_store_explicit(&r->active, 0, memory_order_release);
 		}
@@ -472,7 +471,7 @@ void weft_hazard_stats_get_(weft_hazard_domain *d, struct weft_hazard_stats *s)
 {
 	if (d == NULL)
 		d = weft_hazard_domain_default();
-	*s = (struct weft_hazard_stats){ 0 };
+	*s = (struct weft_hazard_stats){0};
 	s->records = atomic_load_explicit(&d->nrecs, memory_order_relaxed);
 	/* Acquire: pairs with the publishing CAS in rec_acquire. */
 	for (struct hz_rec *r = atomic_load_explicit(&d->recs, memory_order_acquire); r != NULL;

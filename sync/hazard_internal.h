@@ -5,11 +5,11 @@
 #include <weft/hazard.h>
 
 struct weft_hazard_stats {
-	size_t records;      /* R: records ever created in the domain */
-	size_t unreclaimed;  /* retired, not yet freed, summed over records (racy snapshot) */
-	size_t max_list;     /* the longest any record's retired list has been */
-	uint64_t scans;      /* scans run */
-	uint64_t freed;      /* nodes freed by scans */
+	size_t records;	    /* R: records ever created in the domain */
+	size_t unreclaimed; /* retired, not yet freed, summed over records (racy snapshot) */
+	size_t max_list;    /* the longest any record's retired list has been */
+	uint64_t scans;	    /* scans run */
+	uint64_t freed;	    /* nodes freed by scans */
 };
 
 /* A snapshot of d's counters (NULL: default domain). Any thread. */

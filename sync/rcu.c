@@ -76,10 +76,9 @@ static void reg_init(void)
 	reg_key_ok = pthread_key_create(&reg_key, unregister_at_exit) == 0;
 }
 
-static void ensure_registered(void)
+/* Out of line, so that the read-side fast path needs no stack frame. */
+__attribute__((noinline)) static void register_slow(void)
 {
-	if (WEFT_LIKELY(registered))
-		return;
 	pthread_once(&reg_once, reg_init);
 #if defined(_LGPL_SOURCE)
 	/* A thread its owner registered with liburcu itself keeps that registration (and
@@ -95,6 +94,12 @@ static void ensure_registered(void)
 	 * liburcu tolerates; registration itself is what correctness needs. */
 	if (reg_key_ok)
 		pthread_setspecific(reg_key, (void *)1);
+}
+
+static inline void ensure_registered(void)
+{
+	if (WEFT_UNLIKELY(!registered))
+		register_slow();
 }
 
 void weft_rcu_read_lock(void)

@@ -27,13 +27,13 @@ expect() { # expect CODE CMD...: run CMD, require exit status CODE
 }
 
 echo "== every suite, a few milliseconds each"
-quick=(--threads 1,2,4 --duration 5ms --warmup 1ms --repeat 2 --quiet)
+quick=(--threads 1,3 --duration 3ms --warmup 1ms --repeat 2 --quiet)
 expect 0 "$wb" all "${quick[@]}" --json "$tmp/all.json" --csv "$tmp/all.csv"
 cat "$tmp/out"
 grep -q '"schema": "weft-bench/1"' "$tmp/all.json"
 grep -q '^suite,variant,impl,threads' "$tmp/all.csv"
 if grep -q '"status": "failed"' "$tmp/all.json"; then echo "FAIL: a figure failed"; exit 1; fi
-for s in counter mutex rwlock queue reclaim; do
+for s in counter mutex rwlock queue reclaim sched; do
 	grep -q "\"suite\": \"$s\"" "$tmp/all.json" || { echo "FAIL: no $s figures"; exit 1; }
 done
 echo "== ops mode, fixed queue shape, pinning, --out-dir"

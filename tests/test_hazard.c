@@ -66,7 +66,8 @@ WEFT_TEST(protect_scan_free)
 	CHECK(dr != NULL && dr == weft_hazard_rec_get(weft_hazard_domain_default()));
 	void *_Atomic nsrc = NULL;
 	CHECK(weft_hazard_protect(dr, 0, &nsrc) == NULL);
-	printf("membarrier: %s\n", weft_hazard_uses_membarrier_() ? "yes" : "no (fence per protect)");
+	printf("membarrier: %s\n",
+	       weft_hazard_uses_membarrier_() ? "yes" : "no (fence per protect)");
 }
 
 static void *failing_alloc(size_t size, size_t align, void *user)
@@ -84,7 +85,7 @@ static void plain_free(void *p, void *user)
 WEFT_TEST(retire_enomem_keeps_ptr)
 {
 	CHECK(weft_hazard_rec_get(NULL) != NULL);
-	weft_allocator fa = { failing_alloc, plain_free, NULL };
+	weft_allocator fa = {failing_alloc, plain_free, NULL};
 	int *p = malloc(sizeof(int));
 	*p = 7;
 	uint64_t f0 = atomic_load(&freed_count);
@@ -148,8 +149,8 @@ WEFT_TEST(records_reused_after_exit)
  * validation rule: "prev->next still points to cur" then implies cur is linked).
  */
 #define LIST_LEN 16
-#define LIVE 0x11fe11feu
-#define DEAD 0xdeadbeefu
+#define LIVE	 0x11fe11feu
+#define DEAD	 0xdeadbeefu
 
 struct lnode {
 	void *_Atomic next;
@@ -298,7 +299,8 @@ static void list_stress_run(unsigned readers, unsigned writers)
 	void **args = calloc(n, sizeof(*args));
 	pthread_t *t = calloc(n, sizeof(*t));
 	for (unsigned i = 0; i < n; i++)
-		CHECK_EQ(pthread_create(&t[i], NULL, i < readers ? list_reader : list_writer, &st), 0);
+		CHECK_EQ(pthread_create(&t[i], NULL, i < readers ? list_reader : list_writer, &st),
+			 0);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 	check_bound();
@@ -310,8 +312,8 @@ static void list_stress_run(unsigned readers, unsigned writers)
 	       "%zu unreclaimed, max list %zu (bound %zu), %llu bound checks, %zu records\n",
 	       readers, writers, (unsigned long long)atomic_load(&st.reads),
 	       (unsigned long long)retired, (unsigned long long)freed, s.unreclaimed, s.max_list,
-	       weft_hazard_bound_per_record(NULL), (unsigned long long)atomic_load(&st.bound_checks),
-	       s.records);
+	       weft_hazard_bound_per_record(NULL),
+	       (unsigned long long)atomic_load(&st.bound_checks), s.records);
 	CHECK(freed > 0);
 	CHECK(freed <= retired);
 	/* Threads gave their records back; this thread's own record may still hold some. */

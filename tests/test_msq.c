@@ -130,7 +130,7 @@ static void check_hazard_bound(void)
 /* P producers x C consumers for C in {1, 2, 4}. */
 static void run_row(const weft_queue_ops *ops, unsigned P)
 {
-	static const unsigned n[] = { 1, 2, 4 };
+	static const unsigned n[] = {1, 2, 4};
 	for (int j = 0; j < 3; j++)
 		run_pc(ops, P, n[j], weft_test_scale(1000000));
 	if (ops == &weft_queue_ops_msq)
@@ -257,7 +257,7 @@ static void counting_free(void *p, void *user)
 
 static void enomem_paths(weft_msq_reclaim how)
 {
-	weft_allocator a = { counting_alloc, counting_free, NULL };
+	weft_allocator a = {counting_alloc, counting_free, NULL};
 	CHECK_EQ(weft_allocator_set(&a), 0);
 	/* create: fail the queue, then the dummy; nothing leaks (ASan). */
 	for (long n = 0; n < 2; n++) {

@@ -58,7 +58,7 @@ static void tracked_free(weft_rcu_head *h)
 /* A retire made while a reader is inside its section runs only after the reader leaves. */
 WEFT_TEST(retire_waits_for_reader)
 {
-	struct held_reader h = { 0 };
+	struct held_reader h = {0};
 	pthread_t t;
 	CHECK_EQ(pthread_create(&t, NULL, hold_reader, &h), 0);
 	while (!atomic_load(&h.locked))
@@ -93,8 +93,8 @@ static void *do_sync(void *arg)
 /* synchronize (parked through the waiter seam) returns only after the reader's unlock. */
 WEFT_TEST(synchronize_waits_for_reader)
 {
-	struct held_reader h = { 0 };
-	struct sync_arg s = { 0 };
+	struct held_reader h = {0};
+	struct sync_arg s = {0};
 	pthread_t r, w;
 	CHECK_EQ(pthread_create(&r, NULL, hold_reader, &h), 0);
 	while (!atomic_load(&h.locked))
@@ -130,8 +130,8 @@ WEFT_TEST(thread_exit_unregisters)
 
 /* Stress: readers check nodes reached through shared cells; writers swap and retire. */
 #define CELLS 8
-#define LIVE 0x5afe5afeu
-#define DEAD 0xdeaddeadu
+#define LIVE  0x5afe5afeu
+#define DEAD  0xdeaddeadu
 
 struct cnode {
 	unsigned magic;
@@ -212,7 +212,8 @@ WEFT_STRESS(stress_readers_writers)
 		atomic_store(&st.cell[i], cnode_new(500));
 	pthread_t t[16];
 	for (unsigned i = 0; i < readers + writers; i++)
-		CHECK_EQ(pthread_create(&t[i], NULL, i < readers ? rcu_reader : rcu_writer, NULL), 0);
+		CHECK_EQ(pthread_create(&t[i], NULL, i < readers ? rcu_reader : rcu_writer, NULL),
+			 0);
 	for (unsigned i = 0; i < readers + writers; i++)
 		pthread_join(t[i], NULL);
 	CHECK_EQ(weft_rcu_barrier(), 0);

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <weft/queue.h>
 #include <weft/runtime.h>
+#include <weft/waiter.h>
 
 #include "weft_test.h"
 
@@ -218,6 +220,49 @@ WEFT_TEST(go_shared_scheduler)
 	CHECK_EQ(atomic_load(&go_sum), n * (n + 1) / 2);
 }
 
+/* Every many-consumer queue kind as the shared queue (and as the injection queue). */
+WEFT_TEST(inject_queue_kinds)
+{
+	for (int k = 0; k < WEFT_QUEUE_KIND_COUNT; k++) {
+		if (k == WEFT_QUEUE_SPSC || k == WEFT_QUEUE_MPSC)
+			continue;
+#if defined(WEFT_TSAN)
+		/* Adapters over ck's inline-asm atomics and liburcu's uninstrumented code: TSan
+		 * cannot see their synchronisation (see ../shared notes). */
+		if (k == WEFT_QUEUE_CK_RING || k == WEFT_QUEUE_URCU_WFCQ)
+			continue;
+#endif
+		weft_queue *probe;
+		int pr = weft_queue_create(&probe, (weft_queue_kind)k, 16);
+		if (pr != 0) { /* a kind not linked into this build (ENOSYS) */
+			printf("%s queue: unavailable (%d), skipped\n",
+			       weft_queue_kind_name((weft_queue_kind)k), pr);
+			continue;
+		}
+		weft_queue_destroy(probe);
+		for (int sched = 0; sched < 2; sched++) {
+			uint64_t n = weft_test_scale(50000);
+			atomic_store(&go_sum, 0);
+			weft_rt_config cfg;
+			weft_rt_config_init(&cfg);
+			cfg.workers = 3;
+			cfg.inject_queue = (weft_queue_kind)k;
+			cfg.scheduler = (weft_sched_kind)sched;
+			weft_rt *rt;
+			CHECK_EQ(weft_rt_start(&rt, &cfg), 0);
+			struct spawner s = { n };
+			run_root(rt, spawn_many, &s);
+			for (uint64_t i = 1; i <= n; i++) /* from outside too */
+				CHECK_EQ(weft_go(rt, add_task, (void *)(uintptr_t)i), 0);
+			CHECK_EQ(weft_rt_stop(rt), 0);
+			CHECK_EQ(atomic_load(&go_sum), n * (n + 1));
+			printf("%s queue, %s scheduler: %llu tasks exact\n",
+			       weft_queue_kind_name((weft_queue_kind)k), sched ? "shared" : "steal",
+			       (unsigned long long)(2 * n));
+		}
+	}
+}
+
 /* ---- stop with tasks still queued runs them all; refusals after it began ---- */
 static _Atomic uint32_t gate;
 static _Atomic uint64_t ran;
@@ -354,4 +399,48 @@ WEFT_TEST(sleep_lateness)
 	CHECK_EQ(weft_sleep(ctx, 1000000000), ECANCELED);
 	weft_ctx_release(ctx);
 	CHECK_EQ(weft_sleep(NULL, 1000), 0);
+}
+
+/* ---- idle workers park and are woken: no lost wake-up (a loss hangs: ctest times out) ---- */
+struct ping_once {
+	_Atomic uint32_t done;
+};
+
+static void set_done(void *arg)
+{
+	struct ping_once *p = arg;
+	atomic_store_explicit(&p->done, 1, memory_order_release);
+	weft_unpark(&p->done, 1);
+}
+
+static void spawn_from_inside(void *arg)
+{
+	/* A task spawning one more: the spawner's worker may be the only one awake. */
+	CHECK_EQ(weft_go(NULL, set_done, arg), 0);
+}
+
+WEFT_STRESS(idle_workers_always_woken)
+{
+	uint64_t rounds = weft_test_scale(3000);
+	uint64_t rng = 42;
+	for (unsigned workers = 1; workers <= 4; workers *= 2) {
+		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
+		for (uint64_t i = 0; i < rounds; i++) {
+			/* Sometimes give the workers time to go to sleep first. */
+			if (weft_test_rand(&rng) % 4 == 0) {
+				struct timespec ts = { 0, (long)(weft_test_rand(&rng) % 200000) };
+				nanosleep(&ts, NULL);
+			}
+			struct ping_once p = { 0 };
+			CHECK_EQ(weft_go(rt, i % 2 ? set_done : spawn_from_inside, &p), 0);
+			while (atomic_load_explicit(&p.done, memory_order_acquire) == 0)
+				weft_park(&p.done, 0, WEFT_NO_DEADLINE, NULL);
+		}
+		weft_rt_counters st;
+		CHECK_EQ(weft_rt_stats(rt, &st), 0);
+		printf("%u workers: %llu rounds, %llu worker parks, %llu wake-ups found no work\n",
+		       workers, (unsigned long long)rounds, (unsigned long long)st.total.parks,
+		       (unsigned long long)st.total.wakeups_no_work);
+		CHECK_EQ(weft_rt_stop(rt), 0);
+	}
 }

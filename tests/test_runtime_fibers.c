@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <weft/ctx.h>
@@ -549,4 +550,78 @@ WEFT_TEST(stop_waits_for_parked)
 		CHECK_EQ(weft_go(rt, park_then_count, &n), 0);
 	CHECK_EQ(weft_rt_stop(rt), 0);
 	CHECK_EQ(atomic_load(&n), 500);
+}
+
+/* ---- a task that overflows its fiber's stack dies with a message (death test) ---- */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+static uint64_t recurse(uint64_t n)
+{
+	volatile char frame[200];
+	frame[0] = (char)n;
+	return recurse(n + 1) + (uint64_t)frame[0]; /* not a tail call */
+}
+#pragma GCC diagnostic pop
+
+static void overflow_task(void *arg)
+{
+	(void)arg;
+	recurse(0);
+}
+
+static void overflow_child(void)
+{
+	weft_rt_config cfg;
+	weft_rt_config_init(&cfg);
+	cfg.workers = 1;
+	cfg.stack_size = 32 * 1024;
+	weft_rt *rt;
+	if (weft_rt_start(&rt, &cfg) != 0 || weft_go(rt, overflow_task, NULL) != 0)
+		_exit(3);
+	weft_rt_stop(rt);
+	_exit(4); /* not reached: the task never returns */
+}
+
+WEFT_TEST(task_stack_overflow_reported)
+{
+	int fd[2];
+	CHECK_EQ(pipe(fd), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], STDERR_FILENO);
+		close(fd[1]);
+		overflow_child();
+	}
+	close(fd[1]);
+	static char out[65536];
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(fd[0], out + n, sizeof out - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof out - 1) { /* full: drain the rest */
+			char sink[4096];
+			while (read(fd[0], sink, sizeof sink) > 0)
+				;
+			break;
+		}
+	}
+	out[n] = '\0';
+	close(fd[0]);
+	int status = 0;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	int ours = strstr(out, "fiber stack overflow (stack size 32768 bytes)") != NULL;
+	int asan = strstr(out, "AddressSanitizer") != NULL && strstr(out, "stack-overflow");
+	if (!WIFSIGNALED(status) || !(ours || (weft_test_sanitized() && asan)))
+		fprintf(stderr, "child status %#x, stderr:\n%s\n", status, out);
+	CHECK(WIFSIGNALED(status));
+	CHECK(ours || (weft_test_sanitized() && asan));
+	printf("task overflow reported %s\n", ours ? "by weft" : "by AddressSanitizer");
 }

@@ -43,8 +43,10 @@ WEFT_API int weft_ctx_with_timeout(weft_ctx *parent, uint64_t timeout_ns, weft_c
 
 /*
  * weft_ctx_cancel - cancel ctx and its whole subtree: each node becomes done with ECANCELED
- * (or ETIMEDOUT if its deadline had already passed), and every caller blocked under it is
- * woken. Idempotent; NULL is ignored.
+ * (or ETIMEDOUT if that node's own effective deadline had already passed, so a node never
+ * changes its error once weft_ctx_err reported one), and every caller blocked under it is
+ * woken and returns that node's weft_ctx_err. Nodes already done keep their error.
+ * Idempotent; NULL is ignored. Safe while other threads release nodes of the subtree.
  * Ordering: whatever the canceller wrote before the call is visible to a caller that then
  *   observes the node done (release/acquire on the node's state).
  * Thread-safety: any thread. Blocking: never sleeps; takes the subtree's node locks.
@@ -69,6 +71,8 @@ WEFT_API uint64_t weft_ctx_deadline(weft_ctx *ctx);
 /*
  * weft_ctx_wait - block until ctx is done. Returns its error: ECANCELED or ETIMEDOUT.
  * A NULL ctx is never done: returns EINVAL rather than blocking forever.
+ * Lifetime: the wait holds its own reference for its whole length, so another thread may
+ *   cancel and release ctx while this one waits (the pointer must be valid at the call).
  * Blocking: yes (parks a fiber inside the runtime).
  */
 WEFT_API int weft_ctx_wait(weft_ctx *ctx);

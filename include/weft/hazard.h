@@ -73,8 +73,8 @@ typedef struct weft_hazard_rec {
  */
 typedef struct weft_hazard_obj {
 	struct weft_hazard_obj *next_;
-	void *ptr_;                /* the address readers protect */
-	void (*free_fn_)(void *);  /* called with ptr_ once no slot holds it */
+	void *ptr_;		  /* the address readers protect */
+	void (*free_fn_)(void *); /* called with ptr_ once no slot holds it */
 } weft_hazard_obj;
 
 #if defined(__has_feature)
@@ -106,7 +106,7 @@ WEFT_API weft_hazard_domain *weft_hazard_domain_default(void);
 
 /* Private: the calling thread's record in the default domain, or NULL before first use. */
 extern WEFT_API __thread weft_hazard_rec *weft_hazard_default_rec_
-	__attribute__((tls_model("initial-exec")));
+    __attribute__((tls_model("initial-exec")));
 WEFT_API weft_hazard_rec *weft_hazard_rec_get_slow_(weft_hazard_domain *d);
 
 /*
@@ -250,12 +250,12 @@ WEFT_API bool weft_hazard_thread_holds_any(void);
 #if defined(WEFT_DEBUG_CHECKS) && WEFT_DEBUG_CHECKS
 #include <stdio.h>
 #include <stdlib.h>
-#define WEFT_HAZARD_ASSERT_NONE_HELD()                                                           \
-	do {                                                                                     \
-		if (weft_hazard_thread_holds_any()) {                                            \
-			fprintf(stderr, "weft: hazard pointer held across a fiber switch\n");   \
-			abort();                                                                 \
-		}                                                                                \
+#define WEFT_HAZARD_ASSERT_NONE_HELD()                                                             \
+	do {                                                                                       \
+		if (weft_hazard_thread_holds_any()) {                                              \
+			fprintf(stderr, "weft: hazard pointer held across a fiber switch\n");      \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 #else
 #define WEFT_HAZARD_ASSERT_NONE_HELD() ((void)0)

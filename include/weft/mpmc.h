@@ -34,11 +34,26 @@ typedef struct weft_mpmc_cell {
 typedef struct weft_mpmc {
 	/* private, read-only after create */
 	weft_mpmc_cell *cells;
-	size_t mask;
+	size_t mask;           /* slots - 1 */
+	size_t line_mask;      /* lines - 1, where lines = slots / cells per line */
+	unsigned cell_shift;   /* log2(cells per line) */
+	unsigned line_shift;   /* log2(lines) */
 	/* private: producers' and consumers' positions, each on its own line */
 	_Alignas(WEFT_PADDING) _Atomic size_t tail;
 	_Alignas(WEFT_PADDING) _Atomic size_t head;
 } weft_mpmc;
+
+/*
+ * The cell of position pos. Consecutive positions are spread over different cache lines
+ * (position i lives in line i % lines, entry i / lines), so a consumer reading the cell
+ * just behind a producer's does not share its line: the ring stays dense in memory
+ * without the false sharing of neighbouring cells.
+ */
+static inline weft_mpmc_cell *weft_mpmc_cell_(const weft_mpmc *q, size_t pos)
+{
+	size_t i = pos & q->mask;
+	return &q->cells[((i & q->line_mask) << q->cell_shift) | (i >> q->line_shift)];
+}
 
 /*
  * weft_mpmc_create - a ring holding at least capacity items (a power of two).
@@ -62,7 +77,7 @@ static inline int weft_mpmc_push(weft_mpmc *q, void *item)
 {
 	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
 	for (;;) {
-		weft_mpmc_cell *c = &q->cells[pos & q->mask];
+		weft_mpmc_cell *c = weft_mpmc_cell_(q, pos);
 		/* Acquire: pairs with the release store in weft_mpmc_pop that freed the slot, so
 		 * its read of the old item happens before our write below. */
 		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
@@ -95,7 +110,7 @@ static inline int weft_mpmc_pop(weft_mpmc *q, void **item)
 {
 	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 	for (;;) {
-		weft_mpmc_cell *c = &q->cells[pos & q->mask];
+		weft_mpmc_cell *c = weft_mpmc_cell_(q, pos);
 		/* Acquire: pairs with the release store in weft_mpmc_push that filled the slot. */
 		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
 		intptr_t diff = (intptr_t)(seq - (pos + 1));

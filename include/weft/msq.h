@@ -27,7 +27,7 @@ typedef struct weft_msq weft_msq;
 
 typedef enum weft_msq_reclaim {
 	WEFT_MSQ_HAZARD, /* nodes reclaimed by hazard pointers: bounded garbage */
-	WEFT_MSQ_RCU,    /* nodes reclaimed through RCU: cheaper reads, unbounded garbage */
+	WEFT_MSQ_RCU,	 /* nodes reclaimed through RCU: cheaper reads, unbounded garbage */
 } weft_msq_reclaim;
 
 /*

@@ -23,7 +23,12 @@
  * Misuse: unlocking a mutex the caller does not hold is undefined. Code compiled with
  * WEFT_DEBUG_CHECKS defined (a build configured with -DWEFT_DEBUG_CHECKS=ON defines it for
  * weft and its tests) checks it: the mutex records its holder's weft_thread_index(), and such an
- * unlock prints what happened and aborts.
+ * unlock prints what happened and aborts. The library's slow path always records the
+ * holder, so debug-checked code works against a release build of weft; but code that takes
+ * a mutex on the inline fast path without the checks leaves the record stale, so define
+ * WEFT_DEBUG_CHECKS alike in all the code that unlocks a given mutex or in none of it.
+ * (A holder that exits without unlocking may pass its index on to a new thread, which then
+ * passes the check: it is a debugging aid, not a guarantee.)
  */
 #ifndef WEFT_MUTEX_H
 #define WEFT_MUTEX_H

@@ -12,7 +12,8 @@
  * Threads need no registration: each thread registers with liburcu on its first call
  * here and unregisters when it exits. A thread the caller registered with liburcu's memb
  * flavour beforehand is detected and left to its owner (not in ThreadSanitizer builds,
- * which call liburcu out of line: there, do not register threads yourself). Read-side sections nest and never block; a writer that retires never blocks.
+ * which call liburcu out of line: there, do not register threads yourself). Read-side sections nest
+ * and never block; a writer that retires never blocks.
  *
  * Compared with hazard pointers: a read-side section protects everything it reaches at
  * the cost of two thread-local updates, with no per-pointer publication; the price is that
@@ -31,7 +32,7 @@
 
 /* Intrusive deferred-free node; embed it in the object. All fields private. */
 typedef struct weft_rcu_head {
-	void *urcu_[2];                         /* liburcu's struct rcu_head */
+	void *urcu_[2];				 /* liburcu's struct rcu_head */
 	void (*fn_)(struct weft_rcu_head *head); /* the caller's function */
 } weft_rcu_head;
 

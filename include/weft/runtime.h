@@ -4,18 +4,30 @@
  * Tasks versus fibers. A task is a function and its argument. Spawning one (weft_go) or
  * forking one (weft_fork) pushes a small record on the current worker's deque (or on the
  * runtime's injection queue when called from outside the runtime); no stack is allocated.
- * A worker runs a task on whatever stack it is on. Only when a task blocks in weft (a weft
- * mutex slow path, semaphore, wait group, context wait, blocking queue pop, weft_sleep, or a
- * join whose child was stolen) does its stack become a suspended fiber, once the runtime is
- * built with fibers (see WEFT_RT_HAS_FIBERS below); the worker then goes on with other
- * work and the fiber resumes later, on any worker.
+ * A worker runs a task on whatever stack it is on (a fiber from its pool). Only when a task
+ * blocks in weft (a weft mutex slow path, semaphore, wait group, context wait, blocking
+ * queue pop, weft_sleep, or a join whose child was stolen) does that stack become a
+ * suspended fiber: the worker continues on another fiber and the blocked one resumes
+ * later, on any worker. Stacks are paid for by blocking, not by spawning: a runtime holds
+ * one fiber per worker plus one per task blocked at the moment.
+ *
+ * Stacks: weft_rt_config.stack_size bytes (default 64 KiB) each, mmap'd with a guard page
+ * below; an overflow is reported ("fiber stack overflow (stack size N bytes); raise
+ * weft_rt_config.stack_size") and the process aborts. Only touched pages cost memory. Idle
+ * fibers are kept for reuse (64 per worker, then up to 16384 per runtime) and unmapped by
+ * weft_rt_stop. A task that needs a deep stack (big arrays on the stack, deep recursion)
+ * needs a larger stack_size.
  *
  * Fibers migrate between workers. The rule for users: do not keep the address of a
  * thread-local variable, errno's included, across a weft call that may block; read errno
- * right after the call that set it, before any blocking weft call (glibc declares
- * __errno_location() const, so a compiler may reuse errno's address across calls in one
- * function). pthread mutexes and other thread-owned resources must not be held across a
- * blocking weft call. weft's own per-worker state is never cached across a switch.
+ * right after the call that set it, before any blocking weft call. glibc declares
+ * __errno_location() const, so within one function the compiler may reuse errno's
+ * address across a blocking call, even through a noinline helper (GCC infers it const
+ * too); a helper needs an opaque barrier (`__asm__ volatile("" ::: "memory")`) to be
+ * re-evaluated. The same holds for your own _Thread_local variables and for
+ * pthread_self(). pthread mutexes and other thread-owned resources must not be held across
+ * a blocking weft call. weft_worker_index() is always re-read; weft's own per-worker state
+ * is never cached across a switch.
  *
  * Errors: 0 or an errno value. EPERM for a call that needs a worker made from outside one.
  */
