@@ -20,7 +20,7 @@
 
 static const bench_suite *const all_suites[] = {
 	&bench_suite_counter, &bench_suite_mutex,   &bench_suite_rwlock,
-	&bench_suite_queue,   &bench_suite_reclaim, &bench_suite_sched,
+	&bench_suite_queue,   &bench_suite_reclaim, &bench_suite_sched,   &bench_suite_pool,
 };
 #define NSUITES (sizeof all_suites / sizeof all_suites[0])
 
@@ -31,7 +31,7 @@ static void usage(FILE *f)
 		"       weft-bench compare OLD.json NEW.json\n"
 		"       weft-bench plot RUN.json -o DIR\n"
 		"\n"
-		"suites: counter mutex rwlock queue reclaim sched all (default: all)\n"
+		"suites: counter mutex rwlock queue reclaim sched pool all (default: all)\n"
 		"\n"
 		"options:\n"
 		"  --list               the suites and their implementations, then exit\n"

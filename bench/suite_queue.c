@@ -35,6 +35,10 @@ typedef struct q_ops {
 	int (*push)(void *q, void *item);
 	int (*pop)(void *q, void **item);
 	void (*destroy)(void *q);
+	/* Optional batches (weft_queue_push_n / pop_n) of up to `batch` items per call. */
+	int (*push_n)(void *q, void *const *items, size_t n, size_t *moved);
+	int (*pop_n)(void *q, void **items, size_t n, size_t *moved);
+	size_t batch;
 } q_ops;
 
 typedef struct q_prod {
@@ -225,9 +229,10 @@ static void wfq_destroy(void *p)
 	free(q);
 }
 
-static const q_ops ops_mutex = { mring_create, mring_push, mring_pop, mring_destroy };
-static const q_ops ops_ck_ring = { ckq_create, ckq_push, ckq_pop, ckq_destroy };
-static const q_ops ops_urcu_wfcq = { wfq_create, wfq_push, wfq_pop, wfq_destroy };
+static const q_ops ops_mutex = { mring_create, mring_push, mring_pop, mring_destroy, NULL, NULL,
+				 0 };
+static const q_ops ops_ck_ring = { ckq_create, ckq_push, ckq_pop, ckq_destroy, NULL, NULL, 0 };
+static const q_ops ops_urcu_wfcq = { wfq_create, wfq_push, wfq_pop, wfq_destroy, NULL, NULL, 0 };
 #endif
 
 /* ---- the harness side ---- */
@@ -356,8 +361,48 @@ static uint64_t consume(q_state *s, bench_thread *t)
 	return done;
 }
 
+/* Batch kinds: one push_n / pop_n of up to ops->batch items per call. */
+static uint64_t produce_n(q_state *s, bench_thread *t)
+{
+	q_prod *p = &s->prod[t->role_id];
+	void *items[64];
+	size_t b = s->ops->batch, moved = 0;
+	for (size_t i = 0; i < b; i++)
+		items[i] = (void *)(uintptr_t)(((uint64_t)(t->role_id + 1) << SEQ_BITS) |
+					       (p->pushed + 1 + i));
+	unsigned tries = 0, spins = 0;
+	while (s->ops->push_n(s->q, items, b, &moved) != 0) {
+		if (++tries >= Q_TRIES)
+			return 0;
+		bench_backoff(&spins);
+	}
+	for (size_t i = 0; i < moved; i++)
+		p->hsum += mix((uint64_t)(uintptr_t)items[i]);
+	p->pushed += moved;
+	return moved;
+}
+
+static uint64_t consume_n(q_state *s, bench_thread *t)
+{
+	q_cons *c = &s->cons[t->role_id];
+	void *items[64];
+	size_t moved = 0;
+	unsigned tries = 0, spins = 0;
+	while (s->ops->pop_n(s->q, items, s->ops->batch, &moved) != 0) {
+		if (++tries >= Q_TRIES)
+			return 0;
+		bench_backoff(&spins);
+	}
+	for (size_t i = 0; i < moved; i++)
+		take(s, c, items[i]);
+	return moved;
+}
+
 static uint64_t q_op(void *p, bench_thread *t)
 {
+	q_state *s = p;
+	if (s->ops->batch)
+		return t->role == 0 ? produce_n(s, t) : consume_n(s, t);
 	return t->role == 0 ? produce(p, t) : consume(p, t);
 }
 
@@ -469,7 +514,7 @@ static void wq_destroy(void *q)
 	{                                                                                      \
 		return weft_queue_create((weft_queue **)q, KIND, cap);                         \
 	}                                                                                      \
-	static const q_ops ops_##id = { wq_create_##id, wq_push, wq_pop, wq_destroy };
+	static const q_ops ops_##id = { wq_create_##id, wq_push, wq_pop, wq_destroy, NULL, NULL, 0 };
 
 WQ_OPS(mutex, WEFT_QUEUE_MUTEX)
 WQ_OPS(mpmc, WEFT_QUEUE_MPMC)
@@ -481,6 +526,26 @@ WQ_OPS(sharded, WEFT_QUEUE_SHARDED)
 WQ_OPS(ck_ring, WEFT_QUEUE_CK_RING)
 WQ_OPS(urcu_wfcq, WEFT_QUEUE_URCU_WFCQ)
 
+static int wq_push_n(void *q, void *const *items, size_t n, size_t *moved)
+{
+	return weft_queue_push_n(q, items, n, moved);
+}
+
+static int wq_pop_n(void *q, void **items, size_t n, size_t *moved)
+{
+	return weft_queue_pop_n(q, items, n, moved);
+}
+
+/* Batch variants: the kind's ops with push_n / pop_n of B items per call. */
+#define WQ_OPS_N(id, KIND, B)                                                                  \
+	static const q_ops ops_##id = { wq_create_##KIND, wq_push, wq_pop, wq_destroy,         \
+					wq_push_n, wq_pop_n, B };
+
+WQ_OPS_N(mpmc_b16, mpmc, 16)
+WQ_OPS_N(mpmc_b64, mpmc, 64)
+WQ_OPS_N(sharded_b16, sharded, 16)
+WQ_OPS_N(sharded_b64, sharded, 64)
+
 Q_KIND(mutex, &ops_mutex, true, 0, 0, NULL)
 Q_KIND(mpmc, &ops_mpmc, true, 0, 0, NULL)
 Q_KIND(spsc, &ops_spsc, true, 1, 1, NULL)
@@ -490,6 +555,10 @@ Q_KIND(msq_rcu, &ops_msq_rcu, true, 0, 0, NULL)
 Q_KIND(sharded, &ops_sharded, false, 0, 0, NULL)
 Q_KIND(ck_ring, &ops_ck_ring, true, 0, 0, bench_unavail_tsan)
 Q_KIND(urcu_wfcq, &ops_urcu_wfcq, true, 0, 0, bench_unavail_tsan)
+Q_KIND(mpmc_b16, &ops_mpmc_b16, true, 0, 0, NULL)
+Q_KIND(mpmc_b64, &ops_mpmc_b64, true, 0, 0, NULL)
+Q_KIND(sharded_b16, &ops_sharded_b16, false, 0, 0, NULL)
+Q_KIND(sharded_b64, &ops_sharded_b64, false, 0, 0, NULL)
 
 static const bench_impl q_impls[] = {
 	Q_IMPL(mutex, "mutex", "weft_queue \"mutex\": pthread_mutex ring (baseline)"),
@@ -501,6 +570,10 @@ static const bench_impl q_impls[] = {
 	Q_IMPL(sharded, "sharded", "weft_queue \"sharded\": a ring per CPU, home shard first"),
 	Q_IMPL(ck_ring, "ck_ring", "weft_queue \"ck_ring\": Concurrency Kit MPMC ring adapter"),
 	Q_IMPL(urcu_wfcq, "urcu_wfcq", "weft_queue \"urcu_wfcq\": liburcu wfcqueue adapter"),
+	Q_IMPL(mpmc_b16, "mpmc_b16", "\"mpmc\" through weft_queue_push_n/pop_n, 16 per call"),
+	Q_IMPL(mpmc_b64, "mpmc_b64", "\"mpmc\" through weft_queue_push_n/pop_n, 64 per call"),
+	Q_IMPL(sharded_b16, "sharded_b16", "\"sharded\", push_n/pop_n, 16 per call"),
+	Q_IMPL(sharded_b64, "sharded_b64", "\"sharded\", push_n/pop_n, 64 per call"),
 };
 #else
 Q_KIND(mutex, &ops_mutex, true, 0, 0, NULL)

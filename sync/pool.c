@@ -63,6 +63,7 @@ struct weft_pool {
 	struct cache *caches;
 	pthread_key_t key;   /* value: the pool, set once a thread's cache holds magazines */
 	_Atomic uint64_t created, freed, exchanges, misuse;
+	_Atomic uint64_t slow_gets, slow_puts; /* gets and puts that took the depot lock */
 	struct {
 		_Alignas(WEFT_PADDING) weft_mutex lock;
 		struct mag *full, *empty;
@@ -415,42 +416,71 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 	return 0;
 }
 
+/* The caller's own cache, or NULL when its index has none (the shared cache's users). */
+static inline struct cache *own_cache(weft_pool *p)
+{
+	uint32_t idx = weft_thread_index();
+	return WEFT_LIKELY(idx < p->ncaches) ? &p->caches[idx] : NULL;
+}
+
+/*
+ * The slow paths take the depot lock first and only then pick the cache: a fiber that parks
+ * on the lock may resume on another worker thread, whose cache is then the one to use.
+ * Their counts go to pool-wide atomics (several writers).
+ */
+static void *get_slow(weft_pool *p)
+{
+	struct mag *drop = NULL;
+	depot_lock(p);
+	struct cache *c = own_cache(p);
+	if (c != NULL)
+		cache_register(p, c);
+	else
+		c = &p->depot.shared;
+	void *obj = cache_take(c);
+	if (obj == NULL && exchange_for_get(p, c, &drop))
+		obj = cache_take(c);
+	depot_unlock(p, drop);
+	if (obj != NULL) {
+		obj_cache_out(p, obj);
+	} else if ((obj = obj_new(p)) == NULL) {
+		return NULL;
+	}
+	count(&p->slow_gets);
+	return obj;
+}
+
 void *weft_pool_get(weft_pool *p)
 {
 	if (WEFT_UNLIKELY(p == NULL)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	uint32_t idx = weft_thread_index();
+	struct cache *c = own_cache(p);
 	void *obj;
-	if (WEFT_LIKELY(idx < p->ncaches)) {
-		struct cache *c = &p->caches[idx];
-		obj = cache_take(c);
-		if (WEFT_UNLIKELY(obj == NULL)) {
-			struct mag *drop = NULL;
-			cache_register(p, c);
-			depot_lock(p);
-			if (exchange_for_get(p, c, &drop))
-				obj = cache_take(c);
-			depot_unlock(p, drop);
-		}
-		if (obj == NULL && (obj = obj_new(p)) == NULL)
-			return NULL;
+	if (WEFT_LIKELY(c != NULL && (obj = cache_take(c)) != NULL)) {
 		count_own(&c->gets);
-	} else {
-		struct cache *c = &p->depot.shared;
-		struct mag *drop = NULL;
-		depot_lock(p);
-		obj = cache_take(c);
-		if (obj == NULL && exchange_for_get(p, c, &drop))
-			obj = cache_take(c);
-		depot_unlock(p, drop);
-		if (obj == NULL && (obj = obj_new(p)) == NULL)
-			return NULL;
-		count(&c->gets);
+		obj_cache_out(p, obj);
+		return obj;
 	}
-	obj_cache_out(p, obj);
-	return obj;
+	return get_slow(p);
+}
+
+static void put_slow(weft_pool *p, void *obj)
+{
+	struct mag *drop = NULL;
+	depot_lock(p);
+	struct cache *c = own_cache(p);
+	if (c != NULL)
+		cache_register(p, c);
+	else
+		c = &p->depot.shared;
+	bool kept = cache_give(p, c, obj) ||
+		    (exchange_for_put(p, c, &drop) && cache_give(p, c, obj));
+	depot_unlock(p, drop);
+	count(&p->slow_puts);
+	if (!kept)
+		obj_free(p, obj); /* no magazine could be had: out of memory */
 }
 
 void weft_pool_put(weft_pool *p, void *obj)
@@ -459,30 +489,12 @@ void weft_pool_put(weft_pool *p, void *obj)
 		return;
 	if (!obj_cache_in(p, obj))
 		return;
-	uint32_t idx = weft_thread_index();
-	struct cache *c;
-	struct mag *drop = NULL;
-	bool kept;
-	if (WEFT_LIKELY(idx < p->ncaches)) {
-		c = &p->caches[idx];
-		kept = cache_give(p, c, obj);
-		if (WEFT_UNLIKELY(!kept)) {
-			cache_register(p, c);
-			depot_lock(p);
-			kept = exchange_for_put(p, c, &drop) && cache_give(p, c, obj);
-			depot_unlock(p, drop);
-		}
+	struct cache *c = own_cache(p);
+	if (WEFT_LIKELY(c != NULL && cache_give(p, c, obj))) {
 		count_own(&c->puts);
-	} else {
-		c = &p->depot.shared;
-		depot_lock(p);
-		kept = cache_give(p, c, obj) ||
-		       (exchange_for_put(p, c, &drop) && cache_give(p, c, obj));
-		count(&c->puts);
-		depot_unlock(p, drop);
+		return;
 	}
-	if (!kept)
-		obj_free(p, obj); /* no magazine could be had: out of memory */
+	put_slow(p, obj);
 }
 
 void weft_pool_trim(weft_pool *p)
@@ -524,11 +536,12 @@ int weft_pool_stats_get(weft_pool *p, weft_pool_stats *out)
 		return EINVAL;
 	memset(out, 0, sizeof(*out));
 	/* Relaxed loads throughout: counters, documented as individually read. */
-	for (size_t i = 0; i <= p->ncaches; i++) {
-		struct cache *c = i < p->ncaches ? &p->caches[i] : &p->depot.shared;
-		out->gets += atomic_load_explicit(&c->gets, memory_order_relaxed);
-		out->puts += atomic_load_explicit(&c->puts, memory_order_relaxed);
+	for (size_t i = 0; i < p->ncaches; i++) {
+		out->gets += atomic_load_explicit(&p->caches[i].gets, memory_order_relaxed);
+		out->puts += atomic_load_explicit(&p->caches[i].puts, memory_order_relaxed);
 	}
+	out->gets += atomic_load_explicit(&p->slow_gets, memory_order_relaxed);
+	out->puts += atomic_load_explicit(&p->slow_puts, memory_order_relaxed);
 	out->created = atomic_load_explicit(&p->created, memory_order_relaxed);
 	out->freed = atomic_load_explicit(&p->freed, memory_order_relaxed);
 	out->depot_exchanges = atomic_load_explicit(&p->exchanges, memory_order_relaxed);

@@ -34,10 +34,15 @@
  *
  * Debug builds (WEFT_DEBUG_CHECKS) keep a small header before each object: weft_pool_put
  * reports (on stderr, counting it in stats.misuse) and ignores a put of an object that is
- * not out (double put) or that belongs to another pool; objects of pools without a
- * constructor are filled with 0xDB while cached, so stale reads are visible; destroy
- * reports objects never put back. AddressSanitizer builds poison every cached object, so
- * a use after put is reported as use-after-poison.
+ * not out (double put) or that belongs to another pool; objects of pools with neither
+ * constructor nor destructor (whose contents the pool need not keep) are filled with 0xDB
+ * while cached, so stale reads are visible and a write after put is reported when the
+ * object is next handed out; destroy reports objects never put back. AddressSanitizer
+ * builds poison every cached object, so a use after put is reported as use-after-poison.
+ *
+ * Inside weft's runtime the caches are per worker thread (fibers on one worker share its
+ * cache); a get or put that parks on the depot lock and resumes on another worker uses
+ * that worker's cache from then on.
  *
  *            | get | put | trim | stats | destroy
  *   get      |  -  |  -  |  -   |   -   |    X
