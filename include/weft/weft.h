@@ -21,6 +21,7 @@
 #include <weft/wg.h>
 #include <weft/hazard.h>
 #include <weft/rcu.h>
+#include <weft/pool.h>
 
 /* queues/: one interface, and each structure's direct API */
 #include <weft/queue.h>
