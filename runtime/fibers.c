@@ -71,6 +71,7 @@ struct sfiber *weft_fibers_get(struct worker *w)
 	}
 	sf->rt = w->rt;
 	sf->next = NULL;
+	sf->id = weft_sfiber_id_next();
 	count(&w->c.fibers_created);
 	return sf;
 }

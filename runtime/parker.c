@@ -22,6 +22,8 @@
  */
 #include <errno.h>
 
+#include <weft/thread.h>
+
 #include "../sync/futex.h"
 #include "sched.h"
 
@@ -129,4 +131,23 @@ struct sfiber *weft_parker_timeout(weft_waiter *wt)
 	return NULL;
 }
 
-const weft_waiter_ops weft_fiber_waiter_ops = { fiber_park, fiber_unpark };
+/* Fiber identities: 0x80000000 | n, never a thread's index + 1 (those stay below 2^31). */
+static _Atomic uint32_t next_fiber_id;
+
+uint32_t weft_sfiber_id_next(void)
+{
+	/* Relaxed: only uniqueness matters. */
+	uint32_t n = atomic_fetch_add_explicit(&next_fiber_id, 1, memory_order_relaxed);
+	return 0x80000000u | (n & 0x7fffffffu);
+}
+
+/* The running task's fiber; re-read through the worker, never cached across a switch. */
+static uint32_t fiber_exec_id(void)
+{
+	struct worker *w = weft_worker_self();
+	if (w == NULL || w->cur == NULL)
+		return weft_thread_index() + 1;
+	return w->cur->id;
+}
+
+const weft_waiter_ops weft_fiber_waiter_ops = { fiber_park, fiber_unpark, fiber_exec_id };

@@ -48,6 +48,8 @@ struct sfiber {
 	weft_fiber *f;
 	weft_rt *rt;
 	struct sfiber *next;
+	uint32_t id; /* weft_exec_id() of the tasks it runs: top bit set, unique per process
+		      * until 2^31 fibers have been made */
 } __attribute__((aligned(16)));
 
 /* What the fiber that gains control does first for the one that switched away (fibers.c). */
@@ -182,6 +184,7 @@ void weft_inject_push_fiber(struct inject *q, struct sfiber *sf);
 /* fibers.c */
 int weft_fibers_thread_start(struct worker *w); /* on the worker thread; runs the loop */
 void weft_fibers_after_switch(void);
+uint32_t weft_sfiber_id_next(void); /* parker.c: a new fiber's weft_exec_id() */
 void weft_fibers_resume(struct worker *w, struct sfiber *target); /* from the loop only */
 void weft_fibers_schedule(struct sfiber *sf);
 void weft_fibers_cache_free(weft_rt *rt);

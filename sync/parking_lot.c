@@ -25,6 +25,7 @@
 #include <pthread.h>
 
 #include <weft/ctx.h>
+#include <weft/thread.h>
 #include <weft/waiter.h>
 
 #include "ctx_internal.h"
@@ -75,6 +76,14 @@ static void lot_remove(struct lot_bucket *b, weft_waiter *w)
 	else
 		b->tail = w->prev;
 	w->queued = false;
+}
+
+uint32_t weft_exec_id(void)
+{
+	const weft_waiter_ops *ops = thread_ops;
+	if (ops != NULL && ops->exec_id != NULL)
+		return ops->exec_id();
+	return weft_thread_index() + 1; /* WEFT_THREAD_INDEX_NONE + 1 wraps to 0: unknown */
 }
 
 const weft_waiter_ops *weft_waiter_ops_set(const weft_waiter_ops *ops)

@@ -467,7 +467,8 @@ WEFT_TEST(sleep_lateness_fibers)
 	CHECK_EQ(weft_rt_stop(rt), 0);
 }
 
-/* ---- a task blocks, resumes on another worker, reads errno and its index ---- */
+/* ---- a task blocks, resumes on another worker, reads errno and its index, and still
+ * owns the mutex it held ---- */
 struct migrate {
 	_Atomic uint32_t word;
 	_Atomic int moved, errors;
@@ -497,8 +498,18 @@ static void migrate_task(void *arg)
 	int before = weft_worker_index();
 	pid_t tid_before = gettid();
 	int *errno_before = errno_address();
+	/* A mutex held across the block stays this task's after a move (the debug owner
+	 * check of weft_mutex_unlock aborts otherwise): weft_exec_id() follows the fiber. */
+	weft_mutex held = WEFT_MUTEX_INITIALIZER;
+	uint32_t id_before = weft_exec_id();
+	if (weft_mutex_lock(&held, NULL) != 0)
+		atomic_fetch_or(&m->errors, 16);
 	while (atomic_load_explicit(&m->word, memory_order_acquire) == 0)
 		weft_park(&m->word, 0, WEFT_NO_DEADLINE, NULL);
+	if (weft_exec_id() != id_before || (id_before & 0x80000000u) == 0)
+		atomic_fetch_or(&m->errors, 32);
+	if (weft_mutex_unlock(&held) != 0)
+		atomic_fetch_or(&m->errors, 64);
 	int after = weft_worker_index();
 	pid_t tid_after = gettid();
 	if (after < 0)

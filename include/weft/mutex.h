@@ -37,6 +37,7 @@
 #include <stdatomic.h>
 #include <weft/common.h>
 #include <weft/thread.h>
+#include <weft/waiter.h>
 
 typedef struct weft_ctx weft_ctx;
 
@@ -54,10 +55,12 @@ WEFT_API int weft_mutex_lock_slow_(weft_mutex *m, weft_ctx *ctx);
 WEFT_API void weft_mutex_wake_(weft_mutex *m);
 WEFT_API _Noreturn void weft_mutex_misuse_(const weft_mutex *m, const char *what);
 
-/* Private: the holder's index as the owner field stores it (0: no index, unknown). */
+/* Private: the holder's identity as the owner field stores it (0: unknown). Inside the
+ * runtime it is the task's fiber, so a task that blocks while holding the mutex and
+ * resumes on another worker still owns it (weft_exec_id, include/weft/waiter.h). */
 static inline uint32_t weft_mutex_self_(void)
 {
-	return weft_thread_index() + 1; /* WEFT_THREAD_INDEX_NONE + 1 wraps to 0: unknown */
+	return weft_exec_id();
 }
 
 #if defined(WEFT_DEBUG_CHECKS)

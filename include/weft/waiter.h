@@ -38,6 +38,10 @@ typedef struct weft_waiter weft_waiter;
 typedef struct weft_waiter_ops {
 	int (*park)(weft_waiter *w, uint64_t deadline_ns);
 	void (*unpark)(weft_waiter *w);
+	/* Optional: a non-zero identity of what runs now (the runtime: the running fiber,
+	 * which stays the same when a blocked task resumes on another thread). NULL: the
+	 * thread's weft_thread_index() + 1. See weft_exec_id(). */
+	uint32_t (*exec_id)(void);
 } weft_waiter_ops;
 
 /*
@@ -86,6 +90,15 @@ WEFT_API int weft_unpark(const void *addr, int n);
  * The runtime does this on its worker threads. Returns the previous ops.
  */
 WEFT_API const weft_waiter_ops *weft_waiter_ops_set(const weft_waiter_ops *ops);
+
+/*
+ * weft_exec_id - an identity of the calling execution context for ownership checks
+ * (weft_mutex's debug owner): the parker's exec_id() when it has one (inside the runtime,
+ * the running task's fiber), else weft_thread_index() + 1. 0 means unknown (the thread
+ * index table could not grow). Identities of fibers have the top bit set and never equal
+ * a thread's. Cost: a thread-local load and, inside the runtime, one indirect call.
+ */
+WEFT_API uint32_t weft_exec_id(void);
 
 /* The futex parker, exported so that a custom parker can fall back to it. */
 WEFT_API extern const weft_waiter_ops weft_waiter_ops_futex;
