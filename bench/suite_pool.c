@@ -291,20 +291,22 @@ static uint64_t op_with(void *p, bench_thread *t, const pool_alloc *a)
 	return t->role == 0 ? produce(s, a, t) : consume(s, a, t);
 }
 
-/* Hand-off: producers say they stopped; consumers drain until all have and it is empty. */
-static void settle_with(void *p, bench_thread *t, int phase, const pool_alloc *a)
+/* Hand-off: producers say they stopped; consumers drain until all have and it is empty.
+ * Returns the objects drained (they count toward an ops-mode run). */
+static uint64_t settle_with(void *p, bench_thread *t, int phase, const pool_alloc *a)
 {
 	pool_state *s = p;
 	if (!s->handoff)
-		return;
+		return 0;
 	_Atomic unsigned *done = phase == BENCH_SETTLE_WARMUP ? &s->warm_done : &s->end_done;
 	if (t->role == 0) {
 		/* Release: pairs with the consumers' acquire below: our pushes are complete. */
 		atomic_fetch_add_explicit(done, 1, memory_order_release);
-		return;
+		return 0;
 	}
 	pcount *c = &s->counts[t->id];
 	unsigned spins = 0;
+	uint64_t n = 0;
 	for (;;) {
 		bool all = atomic_load_explicit(done, memory_order_acquire) == s->P;
 		void *o;
@@ -312,10 +314,11 @@ static void settle_with(void *p, bench_thread *t, int phase, const pool_alloc *a
 			a->put(s, o);
 			c->put++;
 			spins = 0;
+			n++;
 			continue;
 		}
 		if (all)
-			return;
+			return n;
 		bench_backoff(&spins);
 	}
 }
@@ -366,9 +369,9 @@ static int pool_verify(void *p, bench_thread *th, unsigned n, char *err, size_t 
 	{                                                                                       \
 		return op_with(p, t, &alloc);                                                   \
 	}                                                                                       \
-	static void settle_##id(void *p, bench_thread *t, int phase)                            \
+	static uint64_t settle_##id(void *p, bench_thread *t, int phase)                        \
 	{                                                                                       \
-		settle_with(p, t, phase, &alloc);                                               \
+		return settle_with(p, t, phase, &alloc);                                        \
 	}
 #define POOL_ROW(id, nm, what)                                                                  \
 	{ nm, what, NULL, create_##id, pool_destroy, NULL, NULL, op_##id, settle_##id,          \

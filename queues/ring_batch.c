@@ -1,7 +1,8 @@
 /*
  * Batch operations on the rings: one reservation for k slots instead of k.
  *
- * mpmc (Vyukov's ring, invariants in queues/mpmc.c): a batch push reads tail = pos, counts
+ * mpmc (Vyukov's ring, invariants in queues/mpmc.c; cells found through weft_mpmc_cell_,
+ * never by indexing): a batch push reads tail = pos, counts
  * the k <= n consecutive cells pos, pos+1, ... whose seq says "free for position pos+j"
  * (seq == pos + j), then claims all k with one CAS of tail from pos to pos + k. The CAS
  * succeeding means no other push claimed any of those positions, and a cell seen free for
@@ -25,7 +26,7 @@ static size_t mpmc_run(weft_mpmc *q, size_t pos, size_t n, size_t off)
 {
 	size_t k = 0;
 	while (k < n && k <= q->mask) {
-		weft_mpmc_cell *c = &q->cells[(pos + k) & q->mask];
+		weft_mpmc_cell *c = weft_mpmc_cell_(q, pos + k);
 		/* Acquire: pairs with the release store of seq by the pop (for a push) or push
 		 * (for a pop) that last handed this cell over, as in the single operations. */
 		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
@@ -46,7 +47,7 @@ static size_t mpmc_reserve(weft_mpmc *q, _Atomic size_t *end, size_t n, size_t o
 		if (k == 0) {
 			/* As the single ops: a cell of an older position means full (empty) or a
 			 * peer in progress; one of a newer position means we are behind. */
-			weft_mpmc_cell *c = &q->cells[pos & q->mask];
+			weft_mpmc_cell *c = weft_mpmc_cell_(q, pos);
 			size_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
 			if ((intptr_t)(seq - (pos + off)) < 0)
 				return 0;
@@ -71,7 +72,7 @@ int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 		if (k == 0)
 			break;
 		for (size_t j = 0; j < k; j++) {
-			weft_mpmc_cell *c = &q->cells[(pos + j) & q->mask];
+			weft_mpmc_cell *c = weft_mpmc_cell_(q, pos + j);
 			c->item = items[done + j];
 			/* Release: pairs with the acquire load in weft_mpmc_pop / mpmc_run. */
 			atomic_store_explicit(&c->seq, pos + j + 1, memory_order_release);
@@ -91,7 +92,7 @@ int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 		if (k == 0)
 			break;
 		for (size_t j = 0; j < k; j++) {
-			weft_mpmc_cell *c = &q->cells[(pos + j) & q->mask];
+			weft_mpmc_cell *c = weft_mpmc_cell_(q, pos + j);
 			items[done + j] = c->item;
 			/* Release: pairs with the acquire load of the next lap's push: our read
 			 * of the item happens before its overwrite. */
