@@ -206,7 +206,7 @@ static void *rcu_writer(void *arg)
 WEFT_STRESS(stress_readers_writers)
 {
 	unsigned readers = 12, writers = 4;
-	st.writes_each = weft_test_scale(400000) / writers + 1;
+	st.writes_each = weft_test_scale(100000) / writers + 1;
 	atomic_store(&st.writers_left, writers);
 	for (int i = 0; i < CELLS; i++)
 		atomic_store(&st.cell[i], cnode_new(500));
