@@ -86,6 +86,7 @@ struct worker {
 	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
 	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
 	bool searching;
+	bool shared; /* rt->cfg.scheduler == WEFT_SCHED_SHARED, kept here for weft_fork/join */
 	/* Free go_task records: owner only. */
 	struct go_task *free_tasks;
 	unsigned free_count;
