@@ -82,9 +82,12 @@ static int fiber_park(weft_waiter *wt, uint64_t deadline)
 	if (w == NULL || w->cur == NULL)
 		return park_thread(wt, deadline);
 	wt->data = w->cur;
-	struct timer tm = { .deadline = deadline, .wt = wt, .idx = TIMER_NONE };
-	if (deadline != WEFT_NO_DEADLINE && weft_timer_add(w, &tm) != 0)
-		return park_thread(wt, deadline);
+	struct timer tm;
+	if (deadline != WEFT_NO_DEADLINE) {
+		tm = (struct timer){ .deadline = deadline, .wt = wt, .idx = TIMER_NONE };
+		if (weft_timer_add(w, &tm) != 0)
+			return park_thread(wt, deadline);
+	}
 	count(&w->c.fiber_parks);
 	if (weft_fibers_suspend(w, AFTER_PARK, wt) != 0) {
 		if (deadline != WEFT_NO_DEADLINE)

@@ -206,6 +206,7 @@ void weft_timers_fini(struct worker *w);
 
 /* park.c */
 void weft_park_notify(weft_rt *rt, bool fence);
+void weft_park_notify_sc(weft_rt *rt); /* after a seq_cst RMW that published the item */
 void weft_park_idle(struct worker *w);
 void weft_park_leave_searching(struct worker *w);
 bool weft_park_try_search(struct worker *w);
