@@ -85,7 +85,9 @@ static inline void bucket_unlock(struct lot_bucket *b)
 		weft_futex_wake(&b->lock, 1);
 }
 
-static __thread const weft_waiter_ops *thread_ops;
+/* initial-exec: a plain %fs-relative load, no __tls_get_addr call in the shared library
+ * (the waiter seam is on every park and unpark path). */
+static __thread const weft_waiter_ops *thread_ops __attribute__((tls_model("initial-exec")));
 
 static struct lot_bucket *lot_bucket_of(const void *addr)
 {
