@@ -75,6 +75,8 @@ int weft_deque_create(weft_deque **d, size_t initial_capacity)
 	}
 	atomic_init(&q->top, 0);
 	atomic_init(&q->bottom, 0);
+	atomic_init(&q->want, false);
+	q->pbot = 0;
 	atomic_init(&q->array, a);
 	q->retired = NULL;
 	*d = q; /* publication to other threads is the caller's business (e.g. pthread_create) */
@@ -93,7 +95,8 @@ void weft_deque_destroy(weft_deque *d)
 	weft_mem_free(d);
 }
 
-/* Owner only: a doubled array holding slots [t, b) at the same indices; NULL on ENOMEM. */
+/* Owner only: a doubled array holding slots [t, b) at the same indices (b: the end of the
+ * private region); NULL on ENOMEM. */
 static deque_array *deque_grow(weft_deque *d, deque_array *old, int64_t t, int64_t b)
 {
 	deque_array *a = array_new((old->mask + 1) * 2);
@@ -112,34 +115,25 @@ static deque_array *deque_grow(weft_deque *d, deque_array *old, int64_t t, int64
 	return a;
 }
 
-/* The out-of-line push: the inline fast path, then growth when the array is full. */
-int weft_deque_push_grow_(weft_deque *d, void *item)
+/* The out-of-line push: grow the array (it is full), then push. */
+int weft_deque_push_grow_(weft_deque *d, void *item, bool publish)
 {
-	/* relaxed: only the owner writes bottom */
-	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
 	/* acquire: as in deque_push_fast */
 	int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
 	/* relaxed: only the owner writes array */
 	deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
-	if (b - t > a->mask) {
-		a = deque_grow(d, a, t, b);
-		if (a == NULL)
-			return ENOMEM;
-	}
-	/* relaxed: published by the release store of bottom below */
-	atomic_store_explicit(&a->slots[b & a->mask], item, memory_order_relaxed);
-	/* release: as in deque_push_fast */
-	atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
-	return 0;
+	if (d->pbot - t > a->mask && deque_grow(d, a, t, d->pbot) == NULL)
+		return ENOMEM;
+	return deque_push_fast(d, item, publish) ? 0 : ENOMEM;
 }
 
 int weft_deque_push(weft_deque *d, void *item)
 {
 	if (d == NULL || item == NULL)
 		return EINVAL;
-	if (deque_push_fast(d, item))
+	if (deque_push_fast(d, item, true))
 		return 0;
-	return weft_deque_push_grow_(d, item);
+	return weft_deque_push_grow_(d, item, true);
 }
 
 void *weft_deque_pop(weft_deque *d)

@@ -127,7 +127,7 @@ static __attribute__((noinline)) int fork_slow(struct worker *w, weft_task *t)
 	weft_rt *rt = w->rt;
 	void *item = item_make(t, ITEM_FORK);
 	int r = w->shared ? weft_inject_push(&rt->inject, item)
-			  : weft_deque_push_grow_(w->deque, item);
+			  : weft_deque_push_grow_(w->deque, item, false);
 	if (r != 0) {
 		/* Out of memory: run it now; the join then finds it done. */
 		t->fn(t);
@@ -156,7 +156,7 @@ int weft_fork(weft_task *t, void (*fn)(weft_task *t))
 	atomic_store_explicit(&t->thief, -1, memory_order_relaxed);
 	t->magic = FORK_MAGIC;
 	if (__builtin_expect(w->shared, 0) ||
-	    __builtin_expect(!deque_push_fast(w->deque, item_make(t, ITEM_FORK)), 0))
+	    __builtin_expect(!deque_push_fast(w->deque, item_make(t, ITEM_FORK), false), 0))
 		return fork_slow(w, t);
 	weft_rt *rt = w->rt;
 	/* Relaxed: best effort, as weft_park_notify without the fence (park.c explains why a

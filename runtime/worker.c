@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <sched.h>
 
+#include "../queues/deque_internal.h"
 #include "../sync/alloc.h"
 #include "sched.h"
 
@@ -115,7 +116,12 @@ void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool li
 			count(&self->c.steals);
 			return item;
 		}
-		if (r != EBUSY || ++tries > 4)
+		if (r == EAGAIN) {
+			/* Nothing public: ask the victim to publish its private items. */
+			weft_deque_want_(victim->deque);
+			break;
+		}
+		if (++tries > 4)
 			break;
 	}
 	/* The victim's LIFO slot: a woken fiber waiting behind a long task. Relaxed load as a
