@@ -39,22 +39,7 @@
 #include <weft/deque.h>
 
 #include "../sync/alloc.h"
-
-typedef struct deque_array {
-	int64_t mask;		   /* capacity - 1; capacity a power of two */
-	struct deque_array *older; /* retired list (owner-private), newest first */
-	_Atomic(void *) slots[];   /* atomic: a thief may read a slot the owner writes */
-} deque_array;
-
-struct weft_deque {
-	/* Thieves CAS top; the owner reads it on each push and pop. */
-	_Alignas(WEFT_PADDING) _Atomic int64_t top;
-	/* Written only by the owner; read by thieves. */
-	_Alignas(WEFT_PADDING) _Atomic int64_t bottom;
-	/* Replaced only by the owner when it grows; read by thieves. */
-	_Alignas(WEFT_PADDING) _Atomic(deque_array *) array;
-	deque_array *retired; /* owner-private: arrays replaced by growth */
-};
+#include "deque_internal.h"
 
 #define DEQUE_MAX_CAPACITY (INT64_C(1) << 62)
 
@@ -90,6 +75,8 @@ int weft_deque_create(weft_deque **d, size_t initial_capacity)
 	}
 	atomic_init(&q->top, 0);
 	atomic_init(&q->bottom, 0);
+	atomic_init(&q->want, false);
+	q->pbot = 0;
 	atomic_init(&q->array, a);
 	q->retired = NULL;
 	*d = q; /* publication to other threads is the caller's business (e.g. pthread_create) */
@@ -108,7 +95,8 @@ void weft_deque_destroy(weft_deque *d)
 	weft_mem_free(d);
 }
 
-/* Owner only: a doubled array holding slots [t, b) at the same indices; NULL on ENOMEM. */
+/* Owner only: a doubled array holding slots [t, b) at the same indices (b: the end of the
+ * private region); NULL on ENOMEM. */
 static deque_array *deque_grow(weft_deque *d, deque_array *old, int64_t t, int64_t b)
 {
 	deque_array *a = array_new((old->mask + 1) * 2);
@@ -127,66 +115,32 @@ static deque_array *deque_grow(weft_deque *d, deque_array *old, int64_t t, int64
 	return a;
 }
 
+/* The out-of-line push: grow the array (it is full), then push. */
+int weft_deque_push_grow_(weft_deque *d, void *item, bool publish)
+{
+	/* acquire: as in deque_push_fast */
+	int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+	/* relaxed: only the owner writes array */
+	deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
+	if (d->pbot - t > a->mask && deque_grow(d, a, t, d->pbot) == NULL)
+		return ENOMEM;
+	return deque_push_fast(d, item, publish) ? 0 : ENOMEM;
+}
+
 int weft_deque_push(weft_deque *d, void *item)
 {
 	if (d == NULL || item == NULL)
 		return EINVAL;
-	/* relaxed: only the owner writes bottom */
-	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-	/* acquire: pairs with the thieves' CAS on top, so their reads of slots below top happen
-	 * before we overwrite those slots (after wrap-around) */
-	int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-	/* relaxed: only the owner writes array */
-	deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
-	if (b - t > a->mask) {
-		a = deque_grow(d, a, t, b);
-		if (a == NULL)
-			return ENOMEM;
-	}
-	/* relaxed: published by the release store of bottom below */
-	atomic_store_explicit(&a->slots[b & a->mask], item, memory_order_relaxed);
-	/* release: pairs with the acquire load of bottom in steal: a thief that sees b + 1 sees
-	 * the slot and everything the owner wrote before pushing (the paper's release fence) */
-	atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
-	return 0;
+	if (deque_push_fast(d, item, true))
+		return 0;
+	return weft_deque_push_grow_(d, item, true);
 }
 
 void *weft_deque_pop(weft_deque *d)
 {
 	if (d == NULL)
 		return NULL;
-	/* relaxed: only the owner writes bottom and array */
-	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
-	deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
-	/* release: a thief that reads this value synchronises with everything the owner did
-	 * before (pairs with the acquire load of bottom in steal; see the file comment). Its
-	 * ordering against our load of top comes from the seq_cst fence below. */
-	atomic_store_explicit(&d->bottom, b, memory_order_release);
-	/* seq_cst: the store of bottom must be visible before we read top, against the thief's
-	 * seq_cst fence between its load of top and its load of bottom; otherwise the owner and
-	 * a thief could both take the last item (store->load ordering needs a full fence) */
-	atomic_thread_fence(memory_order_seq_cst);
-	/* relaxed: ordered by the fence above */
-	int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
-	if (t > b) { /* empty: signed compare, b may be -1 */
-		/* release: as the store above; restores bottom == top */
-		atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
-		return NULL;
-	}
-	/* relaxed: the owner wrote this slot itself */
-	void *x = atomic_load_explicit(&a->slots[b & a->mask], memory_order_relaxed);
-	if (t == b) {
-		/* The last item: race the thieves for it by moving top, as a thief would.
-		 * seq_cst: totally ordered with the thieves' CAS on top; failure relaxed: we only
-		 * learn that a thief won */
-		if (!atomic_compare_exchange_strong_explicit(
-			&d->top, &t, t + 1, memory_order_seq_cst, memory_order_relaxed))
-			x = NULL;
-		/* release: as the first store; top is now b + 1 either way, so this restores
-		 * bottom == top (empty) */
-		atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
-	}
-	return x;
+	return deque_pop_fast(d);
 }
 
 int weft_deque_steal(weft_deque *d, void **item)

@@ -82,6 +82,22 @@ void weft_park_notify(weft_rt *rt, bool fence)
 	wake_worker(w);
 }
 
+/*
+ * As weft_park_notify(rt, true), for a submitter whose publication (S1) was a seq_cst
+ * read-modify-write: S2 is that operation itself. With seq_cst loads of the counts, C11's
+ * fence rule gives what the fence pair did: if the parker's fence P3 precedes the
+ * submitter's RMW in the single total order, these loads (later in it) see the parker's
+ * P1/P2 updates, sequenced before P3; otherwise P4 (after P3) sees the item.
+ */
+void weft_park_notify_sc(weft_rt *rt)
+{
+	/* Seq_cst: see above (pairs with P3). */
+	if (atomic_load_explicit(&rt->nsearching, memory_order_seq_cst) != 0 ||
+	    atomic_load_explicit(&rt->nidle, memory_order_seq_cst) == 0)
+		return;
+	weft_park_notify(rt, false); /* rechecks under idle_lock */
+}
+
 bool weft_park_try_search(struct worker *w)
 {
 	if (w->searching)

@@ -24,6 +24,7 @@
 
 #include <weft/thread.h>
 
+#include "../queues/deque_internal.h"
 #include "../sync/futex.h"
 #include "sched.h"
 
@@ -39,6 +40,11 @@ static inline void count(_Atomic uint64_t *c)
 /* No fiber to switch to: sleep the thread on the word (no timer needed). */
 static int park_thread(weft_waiter *wt, uint64_t deadline)
 {
+	/* The worker's private deque items must not wait for this thread: publish them so
+	 * that other workers can steal them while it sleeps. */
+	struct worker *w = weft_worker_self();
+	if (w != NULL && !w->shared && deque_publish(w->deque))
+		weft_park_notify(w->rt, true); /* a sleeping worker must not miss them */
 	/* Acq_rel: pairs with unpark's fetch_or: it sees PW_THREAD and wakes the futex. */
 	uint32_t v = atomic_fetch_or_explicit(&wt->word, PW_THREAD, memory_order_acq_rel) |
 		     PW_THREAD;
@@ -82,9 +88,12 @@ static int fiber_park(weft_waiter *wt, uint64_t deadline)
 	if (w == NULL || w->cur == NULL)
 		return park_thread(wt, deadline);
 	wt->data = w->cur;
-	struct timer tm = { .deadline = deadline, .wt = wt, .idx = TIMER_NONE };
-	if (deadline != WEFT_NO_DEADLINE && weft_timer_add(w, &tm) != 0)
-		return park_thread(wt, deadline);
+	struct timer tm;
+	if (deadline != WEFT_NO_DEADLINE) {
+		tm = (struct timer){ .deadline = deadline, .wt = wt, .idx = TIMER_NONE };
+		if (weft_timer_add(w, &tm) != 0)
+			return park_thread(wt, deadline);
+	}
 	count(&w->c.fiber_parks);
 	if (weft_fibers_suspend(w, AFTER_PARK, wt) != 0) {
 		if (deadline != WEFT_NO_DEADLINE)

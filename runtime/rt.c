@@ -134,6 +134,7 @@ static int rt_alloc(weft_rt **out, const weft_rt_config *cfg)
 		rt->workers[i] = w;
 		w->rt = rt;
 		w->index = i;
+		w->shared = cfg->scheduler == WEFT_SCHED_SHARED;
 		weft_timers_init(w);
 		w->rng = UINT64_C(0x9E3779B97F4A7C15) * (i + 1) ^ (uintptr_t)w;
 		if (w->rng == 0)

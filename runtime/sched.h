@@ -86,6 +86,7 @@ struct worker {
 	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
 	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
 	bool searching;
+	bool shared; /* rt->cfg.scheduler == WEFT_SCHED_SHARED, kept here for weft_fork/join */
 	/* Free go_task records: owner only. */
 	struct go_task *free_tasks;
 	unsigned free_count;
@@ -205,6 +206,7 @@ void weft_timers_fini(struct worker *w);
 
 /* park.c */
 void weft_park_notify(weft_rt *rt, bool fence);
+void weft_park_notify_sc(weft_rt *rt); /* after a seq_cst RMW that published the item */
 void weft_park_idle(struct worker *w);
 void weft_park_leave_searching(struct worker *w);
 bool weft_park_try_search(struct worker *w);

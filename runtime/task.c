@@ -19,6 +19,7 @@
 
 #include <weft/waiter.h>
 
+#include "../queues/deque_internal.h"
 #include "../sync/alloc.h"
 #include "sched.h"
 
@@ -120,6 +121,28 @@ int weft_go(weft_rt *rt, void (*fn)(void *), void *arg)
 	return go_outside(rt, fn, arg);
 }
 
+/* Fork off the fast path: the shared scheduler, or a deque that must grow. */
+static __attribute__((noinline)) int fork_slow(struct worker *w, weft_task *t)
+{
+	weft_rt *rt = w->rt;
+	void *item = item_make(t, ITEM_FORK);
+	int r = w->shared ? weft_inject_push(&rt->inject, item)
+			  : weft_deque_push_grow_(w->deque, item, false);
+	if (r != 0) {
+		/* Out of memory: run it now; the join then finds it done. */
+		t->fn(t);
+		atomic_store_explicit(&t->state, FORK_DONE, memory_order_relaxed);
+		return 0;
+	}
+	weft_park_notify(rt, w->shared);
+	return 0;
+}
+
+/*
+ * The fast path pushes inline onto the deque (no call) and wakes an idle worker only when
+ * one is idle and none is searching (the two relaxed loads of weft_park_notify without its
+ * fence, done here first so that the common case makes no call at all).
+ */
 int weft_fork(weft_task *t, void (*fn)(weft_task *t))
 {
 	if (t == NULL || fn == NULL)
@@ -132,17 +155,15 @@ int weft_fork(weft_task *t, void (*fn)(weft_task *t))
 	atomic_store_explicit(&t->state, FORK_PENDING, memory_order_relaxed);
 	atomic_store_explicit(&t->thief, -1, memory_order_relaxed);
 	t->magic = FORK_MAGIC;
+	if (__builtin_expect(w->shared, 0) ||
+	    __builtin_expect(!deque_push_fast(w->deque, item_make(t, ITEM_FORK), false), 0))
+		return fork_slow(w, t);
 	weft_rt *rt = w->rt;
-	bool shared = rt->cfg.scheduler == WEFT_SCHED_SHARED;
-	void *item = item_make(t, ITEM_FORK);
-	int r = shared ? weft_inject_push(&rt->inject, item) : weft_deque_push(w->deque, item);
-	if (r != 0) {
-		/* Out of memory: run it now; the join then finds it done. */
-		fn(t);
-		atomic_store_explicit(&t->state, FORK_DONE, memory_order_relaxed);
-		return 0;
-	}
-	weft_park_notify(rt, shared);
+	/* Relaxed: best effort, as weft_park_notify without the fence (park.c explains why a
+	 * fork may miss a wake: its joiner always runs or helps). */
+	if (atomic_load_explicit(&rt->nidle, memory_order_relaxed) != 0 &&
+	    atomic_load_explicit(&rt->nsearching, memory_order_relaxed) == 0)
+		weft_park_notify(rt, false);
 	return 0;
 }
 
@@ -176,24 +197,19 @@ static bool join_help(struct worker *w, weft_task *t)
 	return false;
 }
 
-int weft_join(weft_task *t)
+/* The join loop: help, steal from the thief, park. */
+static __attribute__((noinline)) int join_slow(weft_task *t)
 {
-	if (t == NULL)
-		return EINVAL;
-	struct worker *w = weft_worker_self();
-	if (w == NULL)
-		return EPERM;
-	if (t->magic != FORK_MAGIC)
-		return EINVAL;
 	void *mine = item_make(t, ITEM_FORK);
-	bool shared = w->rt->cfg.scheduler == WEFT_SCHED_SHARED;
+	struct worker *w = weft_worker_self();
+	bool shared = w->shared;
 	int spins = 0;
 	for (;;) {
 		/* Acquire: pairs with the release in weft_fork_complete. */
 		if (atomic_load_explicit(&t->state, memory_order_acquire) == FORK_DONE)
 			break;
 		w = weft_worker_self(); /* re-read: helping may have migrated this fiber */
-		void *item = shared ? NULL : weft_deque_pop(w->deque);
+		void *item = shared ? NULL : deque_pop_fast(w->deque);
 		if (item == mine) {
 			t->fn(t);
 			count_run(weft_worker_self());
@@ -224,6 +240,39 @@ int weft_join(weft_task *t)
 	}
 	t->magic = 0;
 	return 0;
+}
+
+/*
+ * The fast path: the task still at the bottom of this worker's deque (nobody stole it, the
+ * joins came in reverse order of the forks) is popped and run inline, with no call but the
+ * pop's and fn's. No switch can happen between entry and the pop, so the thread-local
+ * worker is read directly; after fn (which may block and migrate) it is re-read opaquely.
+ * Anything else — a stolen task, a join out of order, the shared scheduler — goes to the
+ * loop in join_slow, which first runs whatever the pop returned.
+ */
+int weft_join(weft_task *t)
+{
+	if (t == NULL)
+		return EINVAL;
+	struct worker *w = worker_self_now();
+	if (w == NULL)
+		return EPERM;
+	if (t->magic != FORK_MAGIC)
+		return EINVAL;
+	if (!__builtin_expect(w->shared, 0) &&
+	    /* Acquire: pairs with the release in weft_fork_complete. */
+	    atomic_load_explicit(&t->state, memory_order_acquire) != FORK_DONE) {
+		void *item = deque_pop_fast(w->deque);
+		if (__builtin_expect(item == item_make(t, ITEM_FORK), 1)) {
+			t->fn(t);
+			count_run(weft_worker_self());
+			t->magic = 0;
+			return 0;
+		}
+		if (item != NULL)
+			weft_run_item(w, item, false);
+	}
+	return join_slow(t);
 }
 
 int weft_yield(void)

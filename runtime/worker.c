@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <sched.h>
 
+#include "../queues/deque_internal.h"
 #include "../sync/alloc.h"
 #include "sched.h"
 
@@ -115,18 +116,37 @@ void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool li
 			count(&self->c.steals);
 			return item;
 		}
-		if (r != EBUSY || ++tries > 4)
+		if (r == EAGAIN) {
+			/* Nothing public: ask the victim to publish its private items. */
+			weft_deque_want_(victim->deque);
+			break;
+		}
+		if (++tries > 4)
 			break;
 	}
 	/* The victim's LIFO slot: a woken fiber waiting behind a long task. Relaxed load as a
 	 * cheap emptiness check; the exchange is acq_rel (pairs with the owner's exchange
 	 * that put the fiber there). */
-	if (lifo && atomic_load_explicit(&victim->lifo, memory_order_relaxed) != NULL) {
-		item = atomic_exchange_explicit(&victim->lifo, NULL, memory_order_acq_rel);
-		if (item != NULL)
-			count(&self->c.steals);
+	void *seen = lifo ? atomic_load_explicit(&victim->lifo, memory_order_relaxed) : NULL;
+	if (seen == NULL)
+		return NULL;
+	/* Go's runnext rule: the victim's task has most likely just woken this fiber and is
+	 * about to block, and then the victim runs it itself (a ping-pong stays on one worker,
+	 * no fiber bounces between caches). Give it a moment; take the fiber only if the slot
+	 * still holds the same one. Bounded: no wait here depends on the victim running. */
+	for (int i = 0; i < 32; i++) {
+		weft_cpu_relax();
+		/* Relaxed: a hint, as above. */
+		if (atomic_load_explicit(&victim->lifo, memory_order_relaxed) != seen)
+			return NULL;
 	}
-	return item;
+	/* Acq_rel: pairs with the owner's exchange that put the fiber there; a failed CAS
+	 * (the slot changed) takes nothing. */
+	if (!atomic_compare_exchange_strong_explicit(&victim->lifo, &seen, NULL,
+						     memory_order_acq_rel, memory_order_relaxed))
+		return NULL;
+	count(&self->c.steals);
+	return seen;
 }
 
 /* One pass over the other workers in a random order. */

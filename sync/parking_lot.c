@@ -22,27 +22,72 @@
  * or an unpark call, and never nest.
  */
 #include <errno.h>
-#include <pthread.h>
 
 #include <weft/ctx.h>
 #include <weft/thread.h>
 #include <weft/waiter.h>
 
 #include "ctx_internal.h"
+#include "futex.h"
 #include "parking_lot.h"
 
 #define LOT_BUCKETS 256 /* power of two */
 
 struct lot_bucket {
-	pthread_mutex_t lock;
+	_Atomic uint32_t lock; /* LOCK_FREE, LOCK_HELD or LOCK_CONTENDED, see bucket_lock */
 	weft_waiter *head, *tail;
 } __attribute__((aligned(WEFT_CACHELINE)));
 
-static struct lot_bucket lot[LOT_BUCKETS] = {
-	[0 ... LOT_BUCKETS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
-};
+static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue empty */
 
-static __thread const weft_waiter_ops *thread_ops;
+/*
+ * The bucket lock: a futex word with three states (Drepper, "Futexes Are Tricky", mutex
+ * 2): free, held, held with possible sleepers. Critical sections are a few pointer writes,
+ * so the uncontended path is one CAS to lock and one exchange to unlock, without the
+ * pthread mutex's calls and type checks; a contended locker spins a little, then marks the
+ * word contended and sleeps on it, so no wait depends on another core running.
+ */
+enum { LOCK_FREE = 0, LOCK_HELD = 1, LOCK_CONTENDED = 2 };
+
+static __attribute__((noinline)) void bucket_lock_slow(struct lot_bucket *b)
+{
+	for (int i = 0; i < 32; i++) {
+		weft_cpu_relax();
+		uint32_t v = LOCK_FREE;
+		/* Relaxed look first; the CAS is acquire: pairs with bucket_unlock's release. */
+		if (atomic_load_explicit(&b->lock, memory_order_relaxed) == LOCK_FREE &&
+		    atomic_compare_exchange_weak_explicit(&b->lock, &v, LOCK_HELD,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+	}
+	/* Acquire: as above. Marking the word contended makes the holder's unlock wake one
+	 * sleeper; whoever takes it this way keeps it marked (a spurious wake at worst). */
+	while (atomic_exchange_explicit(&b->lock, LOCK_CONTENDED, memory_order_acquire) !=
+	       LOCK_FREE)
+		weft_futex_wait(&b->lock, LOCK_CONTENDED, WEFT_NO_DEADLINE);
+}
+
+static inline void bucket_lock(struct lot_bucket *b)
+{
+	uint32_t v = LOCK_FREE;
+	/* Acquire: pairs with the release in bucket_unlock (the previous holder's writes to the
+	 * queue are visible). */
+	if (!atomic_compare_exchange_strong_explicit(&b->lock, &v, LOCK_HELD, memory_order_acquire,
+						     memory_order_relaxed))
+		bucket_lock_slow(b);
+}
+
+static inline void bucket_unlock(struct lot_bucket *b)
+{
+	/* Release: pairs with the acquire in bucket_lock / bucket_lock_slow. */
+	if (atomic_exchange_explicit(&b->lock, LOCK_FREE, memory_order_release) == LOCK_CONTENDED)
+		weft_futex_wake(&b->lock, 1);
+}
+
+/* initial-exec: a plain %fs-relative load, no __tls_get_addr call in the shared library
+ * (the waiter seam is on every park and unpark path). */
+static __thread const weft_waiter_ops *thread_ops __attribute__((tls_model("initial-exec")));
 
 static struct lot_bucket *lot_bucket_of(const void *addr)
 {
@@ -99,11 +144,11 @@ const weft_waiter_ops *weft_waiter_ops_set(const weft_waiter_ops *ops)
  */
 static int lot_leave(struct lot_bucket *b, weft_waiter *w, int why)
 {
-	pthread_mutex_lock(&b->lock);
+	bucket_lock(b);
 	bool was_queued = w->queued;
 	if (was_queued)
 		lot_remove(b, w);
-	pthread_mutex_unlock(&b->lock);
+	bucket_unlock(b);
 	if (was_queued)
 		return why;
 	while (w->ops->park(w, WEFT_NO_DEADLINE) != 0)
@@ -128,14 +173,14 @@ int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, w
 
 	weft_waiter w = { .ops = thread_ops ? thread_ops : &weft_waiter_ops_futex, .addr = addr };
 	struct lot_bucket *b = lot_bucket_of(addr);
-	pthread_mutex_lock(&b->lock);
+	bucket_lock(b);
 	/* Relaxed: the bucket lock orders this load against the waker's store (see top). */
 	if (atomic_load_explicit(addr, memory_order_relaxed) != expected) {
-		pthread_mutex_unlock(&b->lock);
+		bucket_unlock(b);
 		return 0;
 	}
 	lot_enqueue(b, &w);
-	pthread_mutex_unlock(&b->lock);
+	bucket_unlock(b);
 
 	int r;
 	if (ctx != NULL && (r = weft_ctx_waiter_add(ctx, &w)) != 0) {
@@ -163,7 +208,7 @@ int weft_unpark(const void *addr, int n)
 	struct lot_bucket *b = lot_bucket_of(addr);
 	weft_waiter *woken = NULL, **tail = &woken;
 	int count = 0;
-	pthread_mutex_lock(&b->lock);
+	bucket_lock(b);
 	for (weft_waiter *w = b->head, *next; w != NULL && count < n; w = next) {
 		next = w->next;
 		if (w->addr != addr)
@@ -175,7 +220,7 @@ int weft_unpark(const void *addr, int n)
 		tail = &w->next;
 		count++;
 	}
-	pthread_mutex_unlock(&b->lock);
+	bucket_unlock(b);
 	for (weft_waiter *w = woken, *next; w != NULL; w = next) {
 		next = w->next; /* read before the unpark: w may be gone after it */
 		w->ops->unpark(w);
@@ -186,13 +231,13 @@ int weft_unpark(const void *addr, int n)
 void weft_lot_cancel(weft_waiter *w)
 {
 	struct lot_bucket *b = lot_bucket_of(w->addr);
-	pthread_mutex_lock(&b->lock);
+	bucket_lock(b);
 	bool was_queued = w->queued;
 	if (was_queued) {
 		lot_remove(b, w);
 		w->reason = ECANCELED;
 	}
-	pthread_mutex_unlock(&b->lock);
+	bucket_unlock(b);
 	if (was_queued)
 		w->ops->unpark(w);
 }
