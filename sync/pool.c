@@ -3,7 +3,7 @@
  * design and why the depot takes a lock).
  *
  * Invariants:
- * - caches_[i] is touched only by the thread holding weft_thread_index() == i (and by
+ * - caches_[i + 1] is touched only by the thread holding weft_thread_index() == i (and by
  *   destroy, which runs alone). The shared cache and the depot lists are touched only
  *   under depot.lock.
  * - In a cache, loaded_ and prev_ are NULL or magazines with 0 <= rounds <= cap. A cache
@@ -65,6 +65,7 @@ struct objhdr {
 struct weft_pool {
 	struct weft_pool_head_ head; /* first: pool.h's inline get/put read it */
 	weft_pool_config cfg;
+	size_t ncaches;      /* caches of thread indices; head.caches_ has one more slot */
 	size_t hdr;          /* bytes before each object (debug header, rounded to align) */
 	size_t alloc_align;  /* alignment asked of weft_mem_alloc (0: malloc's) */
 	pthread_key_t key;   /* value: the pool, set once a thread's cache holds magazines */
@@ -261,19 +262,29 @@ static void cache_unload(cache_t *c)
 {
 #if POOL_INLINE
 	if (c->loaded_ != NULL)
-		c->loaded_->rounds = c->n_;
+		c->loaded_->rounds = atomic_load_explicit(&c->n_, memory_order_relaxed);
 #else
 	(void)c;
 #endif
 }
 
-/* Open it again on whatever loaded_ now is (release builds; shut in the others). */
+/*
+ * Open it again on whatever loaded_ now is (release builds; shut in the others).
+ * The inline put counts nothing; stats derive inline puts as gets_ + n_ - base_, which
+ * holds because only inline calls move n_ by one except here, where base_ moves with it.
+ * (Relaxed: owner-only fields that stats read; a reader between the two stores is off by
+ * at most a magazine, as pool.h allows.)
+ */
 static void cache_load(weft_pool *p, cache_t *c)
 {
 #if POOL_INLINE
 	struct mag *m = c->loaded_;
+	uint32_t n_old = atomic_load_explicit(&c->n_, memory_order_relaxed);
+	uint32_t n_new = m != NULL ? (uint32_t)m->rounds : 0;
+	uint64_t b = atomic_load_explicit(&c->base_, memory_order_relaxed);
+	atomic_store_explicit(&c->base_, b + n_new - n_old, memory_order_relaxed);
 	c->obj_ = m != NULL ? m->obj : NULL;
-	c->n_ = m != NULL ? (uint32_t)m->rounds : 0;
+	atomic_store_explicit(&c->n_, n_new, memory_order_relaxed);
 	c->cap_ = m != NULL ? (uint32_t)p->cfg.magazine_size : 0;
 #else
 	(void)p;
@@ -375,7 +386,7 @@ static void cache_exit(void *arg)
 {
 	cache_t *c = arg;
 	weft_pool *p = c->pool_;
-	if (weft_thread_index() != (uint32_t)(c - p->head.caches_))
+	if ((size_t)weft_thread_index() + 1 != (size_t)(c - p->head.caches_))
 		return;
 	struct mag *drop = NULL;
 	depot_lock(p);
@@ -426,7 +437,8 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 	weft_pool *p = weft_mem_zalloc(sizeof(*p), _Alignof(weft_pool));
 	if (p == NULL)
 		return ENOMEM;
-	p->head.caches_ = weft_mem_zalloc(cfg->max_caches * sizeof(cache_t), _Alignof(cache_t));
+	p->head.caches_ = weft_mem_zalloc((cfg->max_caches + 1) * sizeof(cache_t),
+					  _Alignof(cache_t));
 	if (p->head.caches_ == NULL) {
 		weft_mem_free(p);
 		return ENOMEM;
@@ -440,8 +452,9 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 	p->cfg = *cfg;
 	p->hdr = hdr;
 	p->alloc_align = align > _Alignof(max_align_t) ? align : 0;
-	p->head.ncaches_ = cfg->max_caches;
-	for (size_t i = 0; i < p->head.ncaches_; i++)
+	p->ncaches = cfg->max_caches;
+	p->head.nslots_ = (uint32_t)cfg->max_caches + 1;
+	for (size_t i = 0; i < p->head.nslots_; i++)
 		p->head.caches_[i].pool_ = p;
 	weft_mutex_init(&p->depot.lock);
 	/* The pool reaches other threads through whatever the caller uses to share the
@@ -454,7 +467,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 static inline cache_t *own_cache(weft_pool *p)
 {
 	uint32_t idx = weft_thread_index();
-	return WEFT_LIKELY(idx < p->head.ncaches_) ? &p->head.caches_[idx] : NULL;
+	return WEFT_LIKELY(idx < p->ncaches) ? &p->head.caches_[idx + 1] : NULL;
 }
 
 /*
@@ -504,7 +517,7 @@ void *weft_pool_get_slow_(weft_pool *p)
 		void *obj = cache_take(c);
 		cache_load(p, c);
 		if (obj != NULL) {
-			count_own(&c->gets_);
+			count_own(&c->slow_gets_);
 			obj_cache_out(p, obj);
 			return obj;
 		}
@@ -545,7 +558,7 @@ void weft_pool_put_slow_(weft_pool *p, void *obj)
 		bool kept = cache_give(p, c, obj);
 		cache_load(p, c);
 		if (kept) {
-			count_own(&c->puts_);
+			count_own(&c->slow_puts_);
 			return;
 		}
 	}
@@ -558,9 +571,9 @@ void weft_pool_trim(weft_pool *p)
 		return;
 	struct mag *drop = NULL;
 	uint32_t idx = weft_thread_index();
-	if (idx < p->head.ncaches_) {
+	if (idx < p->ncaches) {
 		/* Our own cache: no lock needed to unlink, but flush through the depot code. */
-		cache_t *c = &p->head.caches_[idx];
+		cache_t *c = &p->head.caches_[idx + 1];
 		cache_unload(c);
 		struct mag *ms[2] = { c->loaded_, c->prev_ };
 		c->loaded_ = c->prev_ = NULL;
@@ -593,9 +606,15 @@ int weft_pool_stats_get(weft_pool *p, weft_pool_stats *out)
 		return EINVAL;
 	memset(out, 0, sizeof(*out));
 	/* Relaxed loads throughout: counters, documented as individually read. */
-	for (size_t i = 0; i < p->head.ncaches_; i++) {
-		out->gets += atomic_load_explicit(&p->head.caches_[i].gets_, memory_order_relaxed);
-		out->puts += atomic_load_explicit(&p->head.caches_[i].puts_, memory_order_relaxed);
+	for (size_t i = 0; i < p->head.nslots_; i++) {
+		cache_t *c = &p->head.caches_[i];
+		uint64_t g = atomic_load_explicit(&c->gets_, memory_order_relaxed);
+		uint64_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
+		uint64_t b = atomic_load_explicit(&c->base_, memory_order_relaxed);
+		uint64_t sg = atomic_load_explicit(&c->slow_gets_, memory_order_relaxed);
+		uint64_t sp = atomic_load_explicit(&c->slow_puts_, memory_order_relaxed);
+		out->gets += g + sg;
+		out->puts += g + n - b + sp; /* inline puts: see cache_load */
 	}
 	out->gets += atomic_load_explicit(&p->slow_gets, memory_order_relaxed);
 	out->puts += atomic_load_explicit(&p->slow_puts, memory_order_relaxed);
@@ -617,9 +636,9 @@ void weft_pool_destroy(weft_pool *p)
 	/* First, so that no thread's exit reaches the pool once it is gone. */
 	pthread_key_delete(p->key);
 	struct mag *drop = NULL;
-	for (size_t i = 0; i <= p->head.ncaches_; i++) {
-		cache_t *c = i < p->head.ncaches_ ? &p->head.caches_[i] : &p->depot.shared;
-		if (i < p->head.ncaches_)
+	for (size_t i = 0; i <= p->head.nslots_; i++) {
+		cache_t *c = i < p->head.nslots_ ? &p->head.caches_[i] : &p->depot.shared;
+		if (i < p->head.nslots_)
 			cache_unload(c); /* the threads that used it are done (see pool.h) */
 		if (c->loaded_ != NULL)
 			push(&drop, c->loaded_);

@@ -174,26 +174,34 @@ struct weft_pool_mag_;
 /*
  * A thread's cache (private fields, libuv style: read and written only by weft_pool_get/put
  * below and sync/pool.c). obj_[0 .. n_) are the loaded magazine's objects; cap_ is its size,
- * or 0 when the library wants every call out of line (debug and ASan builds). Only the
- * thread holding index i touches caches_[i], so nothing here needs an atomic
- * read-modify-write; gets_ and puts_ are atomics only so that weft_pool_stats_get may read
- * them from another thread (relaxed loads and stores: plain moves).
+ * or 0 when the library wants every call out of line (debug and ASan builds, no magazine).
+ * Only the thread holding the cache's index touches it, so nothing here needs an atomic
+ * read-modify-write or a fence; n_ and gets_ are atomics only so that weft_pool_stats_get
+ * may read them from another thread (relaxed loads and stores compile to plain moves).
+ * Inline puts are not counted: the library derives them as gets_ + n_ - base_.
  */
 typedef struct weft_pool_cache_ {
 	_Alignas(WEFT_PADDING) void **obj_;
-	uint32_t n_;
+	_Atomic uint32_t n_;
 	uint32_t cap_;
-	_Atomic uint64_t gets_;
-	_Atomic uint64_t puts_;
+	_Atomic uint64_t gets_;         /* gets served inline */
+	_Atomic uint64_t base_;         /* inline puts = gets_ + n_ - base_ (mod 2^64) */
+	_Atomic uint64_t slow_gets_;    /* gets and puts served out of line from this cache */
+	_Atomic uint64_t slow_puts_;
 	struct weft_pool_mag_ *loaded_; /* the magazine whose slots obj_ shows */
 	struct weft_pool_mag_ *prev_;
 	weft_pool *pool_;
 } weft_pool_cache_;
 
-/* The first member of every weft_pool (sync/pool.c): what the inline path reads. */
+/*
+ * The first member of every weft_pool (sync/pool.c): what the inline path reads. The
+ * cache of thread index i is caches_[i + 1], so the path can index by weft_thread.h's
+ * weft_thread_index_plus1_ directly; caches_[0], the slot of a thread that has no index yet,
+ * stays empty with cap_ 0, and sends such a thread out of line, where it gets one.
+ */
 struct weft_pool_head_ {
 	weft_pool_cache_ *caches_;
-	uint32_t ncaches_;
+	uint32_t nslots_; /* caches + 1 */
 };
 
 WEFT_API void *weft_pool_get_slow_(weft_pool *p);
@@ -201,15 +209,16 @@ WEFT_API void weft_pool_put_slow_(weft_pool *p, void *obj);
 
 static inline void *weft_pool_get(weft_pool *p)
 {
-	uint32_t i = weft_thread_index();
+	uint32_t t = weft_thread_index_plus1_; /* thread.h: index + 1, 0 before the first */
 	if (WEFT_LIKELY(p != NULL)) {
 		const struct weft_pool_head_ *h = (const struct weft_pool_head_ *)(const void *)p;
-		if (WEFT_LIKELY(i < h->ncaches_)) {
-			weft_pool_cache_ *c = &h->caches_[i];
-			uint32_t n = c->n_;
+		if (WEFT_LIKELY(t < h->nslots_)) {
+			weft_pool_cache_ *c = &h->caches_[t];
+			/* Relaxed, here and below: only this thread writes the cache; the
+			 * atomics are for stats readers. */
+			uint32_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
 			if (WEFT_LIKELY(n != 0)) {
-				c->n_ = n - 1;
-				/* Relaxed: a statistics counter only this thread writes. */
+				atomic_store_explicit(&c->n_, n - 1, memory_order_relaxed);
 				atomic_store_explicit(&c->gets_, atomic_load_explicit(&c->gets_,
 						memory_order_relaxed) + 1, memory_order_relaxed);
 				return c->obj_[n - 1];
@@ -223,17 +232,15 @@ static inline void weft_pool_put(weft_pool *p, void *obj)
 {
 	if (WEFT_UNLIKELY(p == NULL || obj == NULL))
 		return;
-	uint32_t i = weft_thread_index();
+	uint32_t t = weft_thread_index_plus1_;
 	const struct weft_pool_head_ *h = (const struct weft_pool_head_ *)(const void *)p;
-	if (WEFT_LIKELY(i < h->ncaches_)) {
-		weft_pool_cache_ *c = &h->caches_[i];
-		uint32_t n = c->n_;
+	if (WEFT_LIKELY(t < h->nslots_)) {
+		weft_pool_cache_ *c = &h->caches_[t];
+		/* Relaxed: as in weft_pool_get. */
+		uint32_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
 		if (WEFT_LIKELY(n < c->cap_)) {
 			c->obj_[n] = obj;
-			c->n_ = n + 1;
-			/* Relaxed: a statistics counter only this thread writes. */
-			atomic_store_explicit(&c->puts_, atomic_load_explicit(&c->puts_,
-					memory_order_relaxed) + 1, memory_order_relaxed);
+			atomic_store_explicit(&c->n_, n + 1, memory_order_relaxed);
 			return;
 		}
 	}
