@@ -55,19 +55,24 @@ typedef struct pool_alloc {
 	void (*put)(pool_state *s, void *o);
 } pool_alloc;
 
-/* ---- implementations ---- */
+/* ---- implementations ----
+ * Each is inlined into its op loop (IMPL), as a user's code would inline it: malloc and
+ * free stay calls into glibc, the free list and Treiber stack are their own inline code,
+ * and weft_pool's get/put are pool.h's static inline fast paths. Without this, gcc keeps
+ * some of them out of line and every implementation pays for an extra call. */
+#define IMPL static inline __attribute__((always_inline))
 
-static void *m_get(pool_state *s)
+IMPL void *m_get(pool_state *s)
 {
 	return malloc(s->size);
 }
 
-static void m_put(pool_state *s, void *o)
+IMPL void m_put(pool_state *s, void *o)
 {
 	free(o);
 }
 
-static void *fl_get(pool_state *s)
+IMPL void *fl_get(pool_state *s)
 {
 	pthread_mutex_lock(&s->lock);
 	void *o = s->free_head;
@@ -77,7 +82,7 @@ static void *fl_get(pool_state *s)
 	return o ? o : malloc(s->size);
 }
 
-static void fl_put(pool_state *s, void *o)
+IMPL void fl_put(pool_state *s, void *o)
 {
 	pthread_mutex_lock(&s->lock);
 	*(void **)o = s->free_head;
@@ -87,7 +92,7 @@ static void fl_put(pool_state *s, void *o)
 
 /* Tagged-index Treiber stack: the tag changes on every successful CAS, so a top that was
  * popped and pushed back in between is not mistaken for the one read (no ABA). */
-static void *tr_get(pool_state *s)
+IMPL void *tr_get(pool_state *s)
 {
 	/* Acquire: pairs with the release CAS in tr_put, so next[] of the top is visible. */
 	uint64_t t = atomic_load_explicit(&s->top, memory_order_acquire);
@@ -106,7 +111,7 @@ static void *tr_get(pool_state *s)
 	}
 }
 
-static void tr_put(pool_state *s, void *o)
+IMPL void tr_put(pool_state *s, void *o)
 {
 	uint32_t idx = (uint32_t)(((char *)o - s->slab) / s->stride) + 1;
 	uint64_t t = atomic_load_explicit(&s->top, memory_order_relaxed);
@@ -120,12 +125,12 @@ static void tr_put(pool_state *s, void *o)
 	}
 }
 
-static void *wp_get(pool_state *s)
+IMPL void *wp_get(pool_state *s)
 {
 	return weft_pool_get(s->pool);
 }
 
-static void wp_put(pool_state *s, void *o)
+IMPL void wp_put(pool_state *s, void *o)
 {
 	weft_pool_put(s->pool, o);
 }

@@ -3,11 +3,17 @@
  * design and why the depot takes a lock).
  *
  * Invariants:
- * - caches[i] is touched only by the thread holding weft_thread_index() == i (and by
+ * - caches_[i + 1] is touched only by the thread holding weft_thread_index() == i (and by
  *   destroy, which runs alone). The shared cache and the depot lists are touched only
  *   under depot.lock.
- * - In a cache, loaded and prev are NULL or magazines with 0 <= rounds <= cap. A cache
- *   fills `loaded` first; `prev` is the magazine it swapped out last (Bonwick).
+ * - In a cache, loaded_ and prev_ are NULL or magazines with 0 <= rounds <= cap. A cache
+ *   fills `loaded_` first; `prev_` is the magazine it swapped out last (Bonwick).
+ * - The inline window (pool.h): in release builds (POOL_INLINE) obj_/n_/cap_ of a thread's
+ *   own cache show loaded_'s slots, and n_, not loaded_->rounds, is its count while the
+ *   window is open; every out-of-line path that touches the cache first folds n_ back
+ *   (cache_unload) and reopens the window when done (cache_load). Debug and ASan builds
+ *   keep the window shut (cap_ == 0, n_ == 0) so every call comes here for its checks.
+ *   The shared cache never opens a window.
  * - depot.full holds magazines with rounds > 0 (a flushed cache may leave partial ones
  *   there); depot.empty holds magazines with rounds == 0.
  * - Every object is in exactly one place: out (held by a user), in one magazine slot,
@@ -29,20 +35,21 @@
 #include "alloc.h"
 #include "pool_sanitize.h"
 
-struct mag {
-	struct mag *next;
+#if defined(WEFT_DEBUG_CHECKS) || defined(WEFT_POOL_ASAN)
+#define POOL_INLINE 0
+#else
+#define POOL_INLINE 1
+#endif
+
+struct weft_pool_mag_ {
+	struct weft_pool_mag_ *next;
 	size_t rounds;
 	void *obj[];
 };
+#define mag weft_pool_mag_
 
-struct cache {
-	/* Owner-only fields; the counters are atomics only so that stats may read them. */
-	_Alignas(WEFT_PADDING) struct mag *loaded;
-	struct mag *prev;
-	_Atomic uint64_t gets;
-	_Atomic uint64_t puts;
-	weft_pool *pool; /* read-only: for the thread-exit flush */
-};
+/* A cache's fields are pool.h's weft_pool_cache_ (pool_ is read-only: the exit flush). */
+typedef weft_pool_cache_ cache_t;
 
 #if defined(WEFT_DEBUG_CHECKS)
 /* Before each object in debug builds: whose it is and whether it is out. */
@@ -56,11 +63,11 @@ struct objhdr {
 #endif
 
 struct weft_pool {
+	struct weft_pool_head_ head; /* first: pool.h's inline get/put read it */
 	weft_pool_config cfg;
+	size_t ncaches;      /* caches of thread indices; head.caches_ has one more slot */
 	size_t hdr;          /* bytes before each object (debug header, rounded to align) */
 	size_t alloc_align;  /* alignment asked of weft_mem_alloc (0: malloc's) */
-	size_t ncaches;
-	struct cache *caches;
 	pthread_key_t key;   /* value: the pool, set once a thread's cache holds magazines */
 	_Atomic uint64_t created, freed, exchanges, misuse;
 	_Atomic uint64_t slow_gets, slow_puts; /* gets and puts that took the depot lock */
@@ -68,7 +75,7 @@ struct weft_pool {
 		_Alignas(WEFT_PADDING) weft_mutex lock;
 		struct mag *full, *empty;
 		size_t nfull, nempty;
-		struct cache shared; /* for threads without a cache of their own */
+		cache_t shared; /* for threads without a cache of their own */
 	} depot;
 };
 
@@ -221,33 +228,68 @@ static struct mag *pop(struct mag **list)
 
 /* ---- a cache's two magazines (owner, or the depot lock for the shared cache) ---- */
 
-static void *cache_take(struct cache *c)
+static void *cache_take(cache_t *c)
 {
-	struct mag *m = c->loaded;
+	struct mag *m = c->loaded_;
 	if (WEFT_LIKELY(m != NULL && m->rounds > 0))
 		return m->obj[--m->rounds];
-	if (c->prev != NULL && c->prev->rounds > 0) {
-		c->loaded = c->prev;
-		c->prev = m;
-		return c->loaded->obj[--c->loaded->rounds];
+	if (c->prev_ != NULL && c->prev_->rounds > 0) {
+		c->loaded_ = c->prev_;
+		c->prev_ = m;
+		return c->loaded_->obj[--c->loaded_->rounds];
 	}
 	return NULL;
 }
 
-static bool cache_give(weft_pool *p, struct cache *c, void *obj)
+static bool cache_give(weft_pool *p, cache_t *c, void *obj)
 {
-	struct mag *m = c->loaded;
+	struct mag *m = c->loaded_;
 	if (WEFT_LIKELY(m != NULL && m->rounds < p->cfg.magazine_size)) {
 		m->obj[m->rounds++] = obj;
 		return true;
 	}
-	if (m != NULL && c->prev != NULL && c->prev->rounds == 0) {
-		c->loaded = c->prev;
-		c->prev = m;
-		c->loaded->obj[c->loaded->rounds++] = obj;
+	if (m != NULL && c->prev_ != NULL && c->prev_->rounds == 0) {
+		c->loaded_ = c->prev_;
+		c->prev_ = m;
+		c->loaded_->obj[c->loaded_->rounds++] = obj;
 		return true;
 	}
 	return false;
+}
+
+/* Close the inline window of the caller's own cache: n_ back into loaded_->rounds. */
+static void cache_unload(cache_t *c)
+{
+#if POOL_INLINE
+	if (c->loaded_ != NULL)
+		c->loaded_->rounds = atomic_load_explicit(&c->n_, memory_order_relaxed);
+#else
+	(void)c;
+#endif
+}
+
+/*
+ * Open it again on whatever loaded_ now is (release builds; shut in the others).
+ * The inline put counts nothing; stats derive inline puts as gets_ + n_ - base_, which
+ * holds because only inline calls move n_ by one except here, where base_ moves with it.
+ * (Relaxed: owner-only fields that stats read; a reader between the two stores is off by
+ * at most a magazine, as pool.h allows.)
+ */
+static void cache_load(weft_pool *p, cache_t *c)
+{
+#if POOL_INLINE
+	struct mag *m = c->loaded_;
+	uint32_t n_old = atomic_load_explicit(&c->n_, memory_order_relaxed);
+	uint32_t n_new = m != NULL ? (uint32_t)m->rounds : 0;
+	uint64_t b = atomic_load_explicit(&c->base_, memory_order_relaxed);
+	atomic_store_explicit(&c->base_, b + n_new - n_old, memory_order_relaxed);
+	c->obj_ = m != NULL ? m->obj : NULL;
+	atomic_store_explicit(&c->n_, n_new, memory_order_relaxed);
+	c->cap_ = m != NULL ? (uint32_t)p->cfg.magazine_size : 0;
+#else
+	(void)p;
+	(void)c;
+#endif
 }
 
 /* A spare magazine goes back to the depot's empty list, or onto *drop past the limit. */
@@ -271,34 +313,34 @@ static void depot_put_full(weft_pool *p, struct mag *m, struct mag **drop)
 	}
 }
 
-/* Under the depot lock; c's magazines are both empty (or NULL). True: c->loaded now has
+/* Under the depot lock; c's magazines are both empty (or NULL). True: c->loaded_ now has
  * objects. */
-static bool exchange_for_get(weft_pool *p, struct cache *c, struct mag **drop)
+static bool exchange_for_get(weft_pool *p, cache_t *c, struct mag **drop)
 {
 	struct mag *m = pop(&p->depot.full);
 	if (m == NULL)
 		return false;
 	p->depot.nfull--;
-	if (c->prev != NULL)
-		depot_put_empty(p, c->prev, drop);
-	c->prev = c->loaded;
-	c->loaded = m;
+	if (c->prev_ != NULL)
+		depot_put_empty(p, c->prev_, drop);
+	c->prev_ = c->loaded_;
+	c->loaded_ = m;
 	return true;
 }
 
-/* Under the depot lock; c's magazines are both full (or NULL). True: c->loaded now has
+/* Under the depot lock; c's magazines are both full (or NULL). True: c->loaded_ now has
  * room. False only when no empty magazine could be found or allocated. */
-static bool exchange_for_put(weft_pool *p, struct cache *c, struct mag **drop)
+static bool exchange_for_put(weft_pool *p, cache_t *c, struct mag **drop)
 {
 	struct mag *m = pop(&p->depot.empty);
 	if (m != NULL)
 		p->depot.nempty--;
 	else if ((m = mag_new(p)) == NULL)
 		return false;
-	if (c->prev != NULL)
-		depot_put_full(p, c->prev, drop);
-	c->prev = c->loaded;
-	c->loaded = m;
+	if (c->prev_ != NULL)
+		depot_put_full(p, c->prev_, drop);
+	c->prev_ = c->loaded_;
+	c->loaded_ = m;
 	return true;
 }
 
@@ -317,10 +359,10 @@ static void depot_unlock(weft_pool *p, struct mag *drop)
 /* ---- thread exit ---- */
 
 /* Move a cache's magazines to the depot (caller holds the lock). */
-static void cache_flush_locked(weft_pool *p, struct cache *c, struct mag **drop)
+static void cache_flush_locked(weft_pool *p, cache_t *c, struct mag **drop)
 {
-	struct mag *ms[2] = { c->loaded, c->prev };
-	c->loaded = c->prev = NULL;
+	struct mag *ms[2] = { c->loaded_, c->prev_ };
+	c->loaded_ = c->prev_ = NULL;
 	for (int i = 0; i < 2; i++) {
 		if (ms[i] == NULL)
 			continue;
@@ -342,17 +384,19 @@ static void cache_flush_locked(weft_pool *p, struct cache *c, struct mag **drop)
  */
 static void cache_exit(void *arg)
 {
-	struct cache *c = arg;
-	weft_pool *p = c->pool;
-	if (weft_thread_index() != (uint32_t)(c - p->caches))
+	cache_t *c = arg;
+	weft_pool *p = c->pool_;
+	if ((size_t)weft_thread_index() + 1 != (size_t)(c - p->head.caches_))
 		return;
 	struct mag *drop = NULL;
 	depot_lock(p);
+	cache_unload(c);
 	cache_flush_locked(p, c, &drop);
+	cache_load(p, c);
 	depot_unlock(p, drop);
 }
 
-static void cache_register(weft_pool *p, struct cache *c)
+static void cache_register(weft_pool *p, cache_t *c)
 {
 	if (pthread_getspecific(p->key) != c)
 		(void)pthread_setspecific(p->key, c); /* ENOMEM: no flush at exit; the index's
@@ -380,7 +424,8 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 	    cfg->depot_limit == 0 || cfg->max_caches == 0)
 		return EINVAL;
 	if (cfg->size > SIZE_MAX / 4 || cfg->align > SIZE_MAX / 4 ||
-	    cfg->magazine_size > SIZE_MAX / (4 * sizeof(void *)) || cfg->max_caches > 65536)
+	    cfg->magazine_size > SIZE_MAX / (4 * sizeof(void *)) ||
+	    cfg->magazine_size > UINT32_MAX || cfg->max_caches > 65536)
 		return EINVAL;
 	size_t align = cfg->align < _Alignof(max_align_t) ? _Alignof(max_align_t) : cfg->align;
 	size_t hdr = 0;
@@ -392,14 +437,15 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 	weft_pool *p = weft_mem_zalloc(sizeof(*p), _Alignof(weft_pool));
 	if (p == NULL)
 		return ENOMEM;
-	p->caches = weft_mem_zalloc(cfg->max_caches * sizeof(struct cache), _Alignof(struct cache));
-	if (p->caches == NULL) {
+	p->head.caches_ = weft_mem_zalloc((cfg->max_caches + 1) * sizeof(cache_t),
+					  _Alignof(cache_t));
+	if (p->head.caches_ == NULL) {
 		weft_mem_free(p);
 		return ENOMEM;
 	}
 	int err = pthread_key_create(&p->key, cache_exit);
 	if (err != 0) {
-		weft_mem_free(p->caches);
+		weft_mem_free(p->head.caches_);
 		weft_mem_free(p);
 		return err == ENOMEM ? ENOMEM : EAGAIN;
 	}
@@ -407,8 +453,9 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 	p->hdr = hdr;
 	p->alloc_align = align > _Alignof(max_align_t) ? align : 0;
 	p->ncaches = cfg->max_caches;
-	for (size_t i = 0; i < p->ncaches; i++)
-		p->caches[i].pool = p;
+	p->head.nslots_ = (uint32_t)cfg->max_caches + 1;
+	for (size_t i = 0; i < p->head.nslots_; i++)
+		p->head.caches_[i].pool_ = p;
 	weft_mutex_init(&p->depot.lock);
 	/* The pool reaches other threads through whatever the caller uses to share the
 	 * pointer (which must order it, as for any object). */
@@ -417,29 +464,32 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 }
 
 /* The caller's own cache, or NULL when its index has none (the shared cache's users). */
-static inline struct cache *own_cache(weft_pool *p)
+static inline cache_t *own_cache(weft_pool *p)
 {
 	uint32_t idx = weft_thread_index();
-	return WEFT_LIKELY(idx < p->ncaches) ? &p->caches[idx] : NULL;
+	return WEFT_LIKELY(idx < p->ncaches) ? &p->head.caches_[idx + 1] : NULL;
 }
 
 /*
- * The slow paths take the depot lock first and only then pick the cache: a fiber that parks
- * on the lock may resume on another worker thread, whose cache is then the one to use.
+ * The locked paths take the depot lock first and only then pick the cache: a fiber that
+ * parks on the lock may resume on another worker thread, whose cache is then the one to use.
  * Their counts go to pool-wide atomics (several writers).
  */
-static void *get_slow(weft_pool *p)
+static void *get_locked(weft_pool *p)
 {
 	struct mag *drop = NULL;
 	depot_lock(p);
-	struct cache *c = own_cache(p);
-	if (c != NULL)
+	cache_t *c = own_cache(p);
+	if (c != NULL) {
 		cache_register(p, c);
-	else
-		c = &p->depot.shared;
-	void *obj = cache_take(c);
-	if (obj == NULL && exchange_for_get(p, c, &drop))
-		obj = cache_take(c);
+		cache_unload(c);
+	}
+	cache_t *u = c != NULL ? c : &p->depot.shared;
+	void *obj = cache_take(u);
+	if (obj == NULL && exchange_for_get(p, u, &drop))
+		obj = cache_take(u);
+	if (c != NULL)
+		cache_load(p, c);
 	depot_unlock(p, drop);
 	if (obj != NULL) {
 		obj_cache_out(p, obj);
@@ -450,51 +500,69 @@ static void *get_slow(weft_pool *p)
 	return obj;
 }
 
-void *weft_pool_get(weft_pool *p)
+/*
+ * Out of line: pool.h's weft_pool_get found no object in its window (or no cache, or, in
+ * debug and ASan builds, a window that is always shut). First the caller's own magazines
+ * (the previous one may be full), without a lock; then the depot.
+ */
+void *weft_pool_get_slow_(weft_pool *p)
 {
 	if (WEFT_UNLIKELY(p == NULL)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	struct cache *c = own_cache(p);
-	void *obj;
-	if (WEFT_LIKELY(c != NULL && (obj = cache_take(c)) != NULL)) {
-		count_own(&c->gets);
-		obj_cache_out(p, obj);
-		return obj;
+	cache_t *c = own_cache(p);
+	if (c != NULL) {
+		cache_unload(c);
+		void *obj = cache_take(c);
+		cache_load(p, c);
+		if (obj != NULL) {
+			count_own(&c->slow_gets_);
+			obj_cache_out(p, obj);
+			return obj;
+		}
 	}
-	return get_slow(p);
+	return get_locked(p);
 }
 
-static void put_slow(weft_pool *p, void *obj)
+static void put_locked(weft_pool *p, void *obj)
 {
 	struct mag *drop = NULL;
 	depot_lock(p);
-	struct cache *c = own_cache(p);
-	if (c != NULL)
+	cache_t *c = own_cache(p);
+	if (c != NULL) {
 		cache_register(p, c);
-	else
-		c = &p->depot.shared;
-	bool kept = cache_give(p, c, obj) ||
-		    (exchange_for_put(p, c, &drop) && cache_give(p, c, obj));
+		cache_unload(c);
+	}
+	cache_t *u = c != NULL ? c : &p->depot.shared;
+	bool kept = cache_give(p, u, obj) ||
+		    (exchange_for_put(p, u, &drop) && cache_give(p, u, obj));
+	if (c != NULL)
+		cache_load(p, c);
 	depot_unlock(p, drop);
 	count(&p->slow_puts);
 	if (!kept)
 		obj_free(p, obj); /* no magazine could be had: out of memory */
 }
 
-void weft_pool_put(weft_pool *p, void *obj)
+/* Out of line: as weft_pool_get_slow_, for a put that found the window full. */
+void weft_pool_put_slow_(weft_pool *p, void *obj)
 {
 	if (p == NULL || obj == NULL)
 		return;
 	if (!obj_cache_in(p, obj))
 		return;
-	struct cache *c = own_cache(p);
-	if (WEFT_LIKELY(c != NULL && cache_give(p, c, obj))) {
-		count_own(&c->puts);
-		return;
+	cache_t *c = own_cache(p);
+	if (c != NULL) {
+		cache_unload(c);
+		bool kept = cache_give(p, c, obj);
+		cache_load(p, c);
+		if (kept) {
+			count_own(&c->slow_puts_);
+			return;
+		}
 	}
-	put_slow(p, obj);
+	put_locked(p, obj);
 }
 
 void weft_pool_trim(weft_pool *p)
@@ -505,20 +573,22 @@ void weft_pool_trim(weft_pool *p)
 	uint32_t idx = weft_thread_index();
 	if (idx < p->ncaches) {
 		/* Our own cache: no lock needed to unlink, but flush through the depot code. */
-		struct cache *c = &p->caches[idx];
-		struct mag *ms[2] = { c->loaded, c->prev };
-		c->loaded = c->prev = NULL;
+		cache_t *c = &p->head.caches_[idx + 1];
+		cache_unload(c);
+		struct mag *ms[2] = { c->loaded_, c->prev_ };
+		c->loaded_ = c->prev_ = NULL;
+		cache_load(p, c);
 		for (int i = 0; i < 2; i++)
 			if (ms[i] != NULL)
 				push(&drop, ms[i]);
 	}
 	depot_lock(p);
-	struct cache *s = &p->depot.shared;
-	if (s->loaded != NULL)
-		push(&drop, s->loaded);
-	if (s->prev != NULL)
-		push(&drop, s->prev);
-	s->loaded = s->prev = NULL;
+	cache_t *s = &p->depot.shared;
+	if (s->loaded_ != NULL)
+		push(&drop, s->loaded_);
+	if (s->prev_ != NULL)
+		push(&drop, s->prev_);
+	s->loaded_ = s->prev_ = NULL;
 	for (struct mag *m; (m = pop(&p->depot.full)) != NULL;)
 		push(&drop, m);
 	for (struct mag *m; (m = pop(&p->depot.empty)) != NULL;)
@@ -536,9 +606,15 @@ int weft_pool_stats_get(weft_pool *p, weft_pool_stats *out)
 		return EINVAL;
 	memset(out, 0, sizeof(*out));
 	/* Relaxed loads throughout: counters, documented as individually read. */
-	for (size_t i = 0; i < p->ncaches; i++) {
-		out->gets += atomic_load_explicit(&p->caches[i].gets, memory_order_relaxed);
-		out->puts += atomic_load_explicit(&p->caches[i].puts, memory_order_relaxed);
+	for (size_t i = 0; i < p->head.nslots_; i++) {
+		cache_t *c = &p->head.caches_[i];
+		uint64_t g = atomic_load_explicit(&c->gets_, memory_order_relaxed);
+		uint64_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
+		uint64_t b = atomic_load_explicit(&c->base_, memory_order_relaxed);
+		uint64_t sg = atomic_load_explicit(&c->slow_gets_, memory_order_relaxed);
+		uint64_t sp = atomic_load_explicit(&c->slow_puts_, memory_order_relaxed);
+		out->gets += g + sg;
+		out->puts += g + n - b + sp; /* inline puts: see cache_load */
 	}
 	out->gets += atomic_load_explicit(&p->slow_gets, memory_order_relaxed);
 	out->puts += atomic_load_explicit(&p->slow_puts, memory_order_relaxed);
@@ -560,12 +636,14 @@ void weft_pool_destroy(weft_pool *p)
 	/* First, so that no thread's exit reaches the pool once it is gone. */
 	pthread_key_delete(p->key);
 	struct mag *drop = NULL;
-	for (size_t i = 0; i <= p->ncaches; i++) {
-		struct cache *c = i < p->ncaches ? &p->caches[i] : &p->depot.shared;
-		if (c->loaded != NULL)
-			push(&drop, c->loaded);
-		if (c->prev != NULL)
-			push(&drop, c->prev);
+	for (size_t i = 0; i <= p->head.nslots_; i++) {
+		cache_t *c = i < p->head.nslots_ ? &p->head.caches_[i] : &p->depot.shared;
+		if (i < p->head.nslots_)
+			cache_unload(c); /* the threads that used it are done (see pool.h) */
+		if (c->loaded_ != NULL)
+			push(&drop, c->loaded_);
+		if (c->prev_ != NULL)
+			push(&drop, c->prev_);
 	}
 	for (struct mag *m; (m = pop(&p->depot.full)) != NULL;)
 		push(&drop, m);
@@ -580,6 +658,6 @@ void weft_pool_destroy(weft_pool *p)
 				"(leaked)\n", (void *)p, (unsigned long long)out);
 #endif
 	weft_mutex_destroy(&p->depot.lock);
-	weft_mem_free(p->caches);
+	weft_mem_free(p->head.caches_);
 	weft_mem_free(p);
 }

@@ -40,9 +40,25 @@
  * object is next handed out; destroy reports objects never put back. AddressSanitizer
  * builds poison every cached object, so a use after put is reported as use-after-poison.
  *
- * Inside weft's runtime the caches are per worker thread (fibers on one worker share its
- * cache); a get or put that parks on the depot lock and resumes on another worker uses
- * that worker's cache from then on.
+ * Fast path: weft_pool_get and weft_pool_put are static inline below. In a release build of
+ * the library, a get or put that its thread's cache can serve costs a handful of
+ * instructions: one thread-local load (weft_thread_index, initial-exec TLS), a bounds check,
+ * the cache's loaded magazine (an array and a count) and a counter for stats; no function
+ * call, no atomic read-modify-write, no lock, no fence. Only when the loaded magazine is
+ * empty (get) or full (put), or the thread has no cache, does it call the library
+ * (weft_pool_get_slow_/weft_pool_put_slow_), which swaps in the previous magazine or visits
+ * the depot. The library decides at run time, not the caller's compile flags: a library
+ * built with WEFT_DEBUG_CHECKS or AddressSanitizer never loads a magazine into the inline
+ * path (its capacity reads 0), so every get and put goes out of line to the checks and
+ * poisoning described below, whatever flags the calling code was compiled with.
+ *
+ * Fibers: inside weft's runtime the caches are per worker thread (fibers on one worker share
+ * its cache). A fiber may migrate to another worker between a get and its put; that is
+ * fine, because each call finds the cache afresh by the running thread's index, and the
+ * inline get and put never block or yield, so nothing else runs on that thread between
+ * finding the cache and updating it. The out-of-line paths may park on the depot lock; they
+ * take the lock first and only then look the cache up again, so a fiber that resumes on
+ * another worker uses that worker's cache.
  *
  *            | get | put | trim | stats | destroy
  *   get      |  -  |  -  |  -   |   -   |    X
@@ -54,7 +70,9 @@
 #ifndef WEFT_POOL_H
 #define WEFT_POOL_H
 
+#include <stdatomic.h>
 #include <weft/common.h>
+#include <weft/thread.h>
 
 typedef struct weft_pool weft_pool;
 
@@ -68,7 +86,8 @@ typedef struct weft_pool_config {
 	 * Default NULL. */
 	void (*dtor)(void *obj, void *user);
 	void *user;           /* passed to ctor and dtor; default NULL */
-	size_t magazine_size; /* objects per magazine; a cache holds up to 2x this; default 32 */
+	size_t magazine_size; /* objects per magazine (< 2^32); a cache holds up to 2x this;
+	                         default 32 */
 	size_t depot_limit;   /* full magazines the depot keeps before freeing; default 64 */
 	size_t max_caches;    /* per-thread caches (thread indices below this); default
 	                         4 x CPUs, at least 16, at most 1024 */
@@ -102,22 +121,24 @@ WEFT_API int weft_pool_create(weft_pool **p, const weft_pool_config *cfg);
  * else a newly allocated and constructed one.
  * Returns: the object (aligned as configured), or NULL with errno ENOMEM (allocation
  * failed) or the constructor's error, or EINVAL (p NULL).
+ * Inline (see the top of this file); out of line only when the caller's cache is empty.
  * Thread-safety: any thread. Ordering: whatever the last holder wrote to the object before
  * weft_pool_put happens-before this get's return (through the cache's own thread or the
  * depot's mutex). Blocking: may take the depot's mutex briefly (parks through the waiter
  * seam under contention). Allocates: only when no cached object exists.
  */
-WEFT_API void *weft_pool_get(weft_pool *p);
+static inline void *weft_pool_get(weft_pool *p);
 
 /*
  * weft_pool_put - give obj back to p. obj NULL (or p NULL) is a no-op.
  * obj must have come from weft_pool_get on this same pool and not been put since; debug
  * builds detect and ignore both mistakes (stats.misuse), other builds do not.
  * When the caller's cache and the depot are full, the object is destroyed and freed.
+ * Inline (see the top of this file); out of line only when the caller's cache is full.
  * Thread-safety: any thread (not only the one that got it). Blocking: as weft_pool_get.
  * Allocates: an empty magazine, rarely; if that fails the object is freed instead.
  */
-WEFT_API void weft_pool_put(weft_pool *p, void *obj);
+static inline void weft_pool_put(weft_pool *p, void *obj);
 
 /*
  * weft_pool_trim - destroy and free every object and magazine the depot holds, and those of
@@ -145,5 +166,85 @@ WEFT_API int weft_pool_stats_get(weft_pool *p, weft_pool_stats *out);
  * finish using p, first): threads that exit later are not affected.
  */
 WEFT_API void weft_pool_destroy(weft_pool *p);
+
+/* ---- private: the inline fast path. Do not use these names; they may change. ---- */
+
+struct weft_pool_mag_;
+
+/*
+ * A thread's cache (private fields, libuv style: read and written only by weft_pool_get/put
+ * below and sync/pool.c). obj_[0 .. n_) are the loaded magazine's objects; cap_ is its size,
+ * or 0 when the library wants every call out of line (debug and ASan builds, no magazine).
+ * Only the thread holding the cache's index touches it, so nothing here needs an atomic
+ * read-modify-write or a fence; n_ and gets_ are atomics only so that weft_pool_stats_get
+ * may read them from another thread (relaxed loads and stores compile to plain moves).
+ * Inline puts are not counted: the library derives them as gets_ + n_ - base_.
+ */
+typedef struct weft_pool_cache_ {
+	_Alignas(WEFT_PADDING) void **obj_;
+	_Atomic uint32_t n_;
+	uint32_t cap_;
+	_Atomic uint64_t gets_;         /* gets served inline */
+	_Atomic uint64_t base_;         /* inline puts = gets_ + n_ - base_ (mod 2^64) */
+	_Atomic uint64_t slow_gets_;    /* gets and puts served out of line from this cache */
+	_Atomic uint64_t slow_puts_;
+	struct weft_pool_mag_ *loaded_; /* the magazine whose slots obj_ shows */
+	struct weft_pool_mag_ *prev_;
+	weft_pool *pool_;
+} weft_pool_cache_;
+
+/*
+ * The first member of every weft_pool (sync/pool.c): what the inline path reads. The
+ * cache of thread index i is caches_[i + 1], so the path can index by weft_thread.h's
+ * weft_thread_index_plus1_ directly; caches_[0], the slot of a thread that has no index yet,
+ * stays empty with cap_ 0, and sends such a thread out of line, where it gets one.
+ */
+struct weft_pool_head_ {
+	weft_pool_cache_ *caches_;
+	uint32_t nslots_; /* caches + 1 */
+};
+
+WEFT_API void *weft_pool_get_slow_(weft_pool *p);
+WEFT_API void weft_pool_put_slow_(weft_pool *p, void *obj);
+
+static inline void *weft_pool_get(weft_pool *p)
+{
+	uint32_t t = weft_thread_index_plus1_; /* thread.h: index + 1, 0 before the first */
+	if (WEFT_LIKELY(p != NULL)) {
+		const struct weft_pool_head_ *h = (const struct weft_pool_head_ *)(const void *)p;
+		if (WEFT_LIKELY(t < h->nslots_)) {
+			weft_pool_cache_ *c = &h->caches_[t];
+			/* Relaxed, here and below: only this thread writes the cache; the
+			 * atomics are for stats readers. */
+			uint32_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
+			if (WEFT_LIKELY(n != 0)) {
+				atomic_store_explicit(&c->n_, n - 1, memory_order_relaxed);
+				atomic_store_explicit(&c->gets_, atomic_load_explicit(&c->gets_,
+						memory_order_relaxed) + 1, memory_order_relaxed);
+				return c->obj_[n - 1];
+			}
+		}
+	}
+	return weft_pool_get_slow_(p);
+}
+
+static inline void weft_pool_put(weft_pool *p, void *obj)
+{
+	if (WEFT_UNLIKELY(p == NULL || obj == NULL))
+		return;
+	uint32_t t = weft_thread_index_plus1_;
+	const struct weft_pool_head_ *h = (const struct weft_pool_head_ *)(const void *)p;
+	if (WEFT_LIKELY(t < h->nslots_)) {
+		weft_pool_cache_ *c = &h->caches_[t];
+		/* Relaxed: as in weft_pool_get. */
+		uint32_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
+		if (WEFT_LIKELY(n < c->cap_)) {
+			c->obj_[n] = obj;
+			atomic_store_explicit(&c->n_, n + 1, memory_order_relaxed);
+			return;
+		}
+	}
+	weft_pool_put_slow_(p, obj);
+}
 
 #endif
