@@ -4,7 +4,10 @@
  * chooses shards. The shard structs are WEFT_PADDING-aligned, so no two shards' hot
  * indices share a line.
  */
+#define _GNU_SOURCE /* sched_getcpu */
 #include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
 
 #include <weft/sharded.h>
 #include <weft/thread.h>
@@ -16,10 +19,32 @@
 #include "ring_util.h"
 
 #define SHARDED_MAX_SHARDS 4096u
+/* Threads with an index below this follow their CPU; the others keep a fixed home. */
+#define SHARDED_SLOTS 256u
+/* Operations between two looks at the CPU (sched_getcpu: a TLS load with rseq). */
+#define SHARDED_REFRESH 32u
+
+/*
+ * One thread's view of this queue: written only by the thread whose weft_thread_index()
+ * it is (plain fields), each on its own line. A reused index inherits its predecessor's
+ * slot (the index table orders the hand-over); that only delays its next move.
+ *
+ * Home-move rule (keeps FIFO per producer): a thread moves its home to its current CPU's
+ * shard only when every item it pushed into its old home has been claimed by a pop, i.e.
+ * the old home's head has passed the tail seen after its last push there. An item pushed
+ * after the move can then never leave before an earlier one of the same thread.
+ */
+typedef struct sharded_slot {
+	_Alignas(WEFT_PADDING) unsigned home; /* shard + 1; 0: not chosen yet */
+	unsigned countdown;                   /* ops until the next look at the CPU */
+	bool pending;                         /* items pushed into home may be unclaimed */
+	size_t last_tail;                     /* home's tail seen after that push */
+} sharded_slot;
 
 struct weft_sharded {
 	unsigned n;
-	weft_mpmc *shards; /* n rings */
+	weft_mpmc *shards;    /* n rings */
+	sharded_slot *slots;  /* SHARDED_SLOTS, by thread index */
 };
 
 int weft_sharded_create(weft_sharded **q, size_t capacity, unsigned shards)
@@ -34,7 +59,10 @@ int weft_sharded_create(weft_sharded **q, size_t capacity, unsigned shards)
 	if (nq == NULL)
 		return ENOMEM;
 	nq->shards = weft_mem_alloc(n * sizeof(weft_mpmc), _Alignof(weft_mpmc));
-	if (nq->shards == NULL) {
+	nq->slots = weft_mem_zalloc(SHARDED_SLOTS * sizeof(sharded_slot), _Alignof(sharded_slot));
+	if (nq->shards == NULL || nq->slots == NULL) {
+		weft_mem_free(nq->slots);
+		weft_mem_free(nq->shards);
 		weft_mem_free(nq);
 		return ENOMEM;
 	}
@@ -43,6 +71,7 @@ int weft_sharded_create(weft_sharded **q, size_t capacity, unsigned shards)
 		if (weft_mpmc_init_(&nq->shards[i], per) != 0) {
 			while (i-- > 0)
 				weft_mpmc_fini_(&nq->shards[i]);
+			weft_mem_free(nq->slots);
 			weft_mem_free(nq->shards);
 			weft_mem_free(nq);
 			return ENOMEM;
@@ -59,6 +88,7 @@ void weft_sharded_destroy(weft_sharded *q)
 		return;
 	for (unsigned i = 0; i < q->n; i++)
 		weft_mpmc_fini_(&q->shards[i]);
+	weft_mem_free(q->slots);
 	weft_mem_free(q->shards);
 	weft_mem_free(q);
 }
@@ -68,27 +98,77 @@ unsigned weft_sharded_shards(const weft_sharded *q)
 	return q->n;
 }
 
-/* The home shard: weft_thread_index() is dense, so threads spread evenly over shards.
- * WEFT_THREAD_INDEX_NONE (out of memory) lands on some shard like any other index. */
-static inline unsigned home_of(const weft_sharded *q)
+/* The shard of the CPU the caller runs on (its thread index where that is unknown). */
+static inline unsigned cpu_shard(const weft_sharded *q, uint32_t idx)
 {
-	return weft_thread_index() % q->n;
+	int cpu = sched_getcpu();
+	return (cpu >= 0 ? (unsigned)cpu : idx) % q->n;
+}
+
+/* The caller's slot, NULL for threads beyond SHARDED_SLOTS (they keep index % n). */
+static inline sharded_slot *slot_of(weft_sharded *q, uint32_t idx)
+{
+	return idx < SHARDED_SLOTS ? &q->slots[idx] : NULL;
+}
+
+/*
+ * The home shard: the shard of the caller's CPU when it last looked (every
+ * SHARDED_REFRESH operations), so a producer and a consumer that share a CPU share a
+ * shard and its lines stay in that core's cache; moved only under the rule above.
+ */
+static inline unsigned home_of(weft_sharded *q, sharded_slot *sl, uint32_t idx)
+{
+	if (sl == NULL)
+		return idx % q->n;
+	if (WEFT_LIKELY(sl->home != 0 && --sl->countdown != 0))
+		return sl->home - 1;
+	sl->countdown = SHARDED_REFRESH;
+	unsigned want = cpu_shard(q, idx);
+	if (sl->home == 0) {
+		sl->home = want + 1;
+	} else if (want != sl->home - 1) {
+		/* Relaxed: head only grows by the claiming CAS of a pop; seeing it past our
+		 * last item means that item is claimed, and no pop can claim it again. */
+		if (sl->pending && atomic_load_explicit(&q->shards[sl->home - 1].head,
+							memory_order_relaxed) < sl->last_tail)
+			return sl->home - 1; /* our items there are not all claimed yet */
+		sl->pending = false;
+		sl->home = want + 1;
+	}
+	return sl->home - 1;
+}
+
+/* After a push into home: remember how far home's tail had come. */
+static inline void pushed_home(weft_sharded *q, sharded_slot *sl, unsigned home)
+{
+	if (sl == NULL)
+		return;
+	sl->pending = true;
+	/* Relaxed: our own CAS put tail past our item; any later value is past it too. */
+	sl->last_tail = atomic_load_explicit(&q->shards[home].tail, memory_order_relaxed);
 }
 
 int weft_sharded_push(weft_sharded *q, void *item)
 {
-	unsigned i = home_of(q);
-	for (unsigned k = 0; k < q->n; k++) {
+	uint32_t idx = weft_thread_index();
+	sharded_slot *sl = slot_of(q, idx);
+	unsigned home = home_of(q, sl, idx), i = home;
+	if (WEFT_LIKELY(weft_mpmc_push(&q->shards[i], item) == 0)) {
+		pushed_home(q, sl, home);
+		return 0;
+	}
+	for (unsigned k = 1; k < q->n; k++) {
+		i = i + 1 == q->n ? 0 : i + 1;
 		if (weft_mpmc_push(&q->shards[i], item) == 0)
 			return 0;
-		i = i + 1 == q->n ? 0 : i + 1;
 	}
 	return EAGAIN;
 }
 
 int weft_sharded_pop(weft_sharded *q, void **item)
 {
-	unsigned i = home_of(q);
+	uint32_t idx = weft_thread_index();
+	unsigned i = home_of(q, slot_of(q, idx), idx);
 	for (unsigned k = 0; k < q->n; k++) {
 		if (weft_mpmc_pop(&q->shards[i], item) == 0)
 			return 0;
@@ -101,11 +181,15 @@ int weft_sharded_pop(weft_sharded *q, void **item)
 static int sharded_push_n(void *impl, void *const *items, size_t n, size_t *moved)
 {
 	weft_sharded *q = impl;
-	unsigned i = home_of(q);
+	uint32_t idx = weft_thread_index();
+	sharded_slot *sl = slot_of(q, idx);
+	unsigned home = home_of(q, sl, idx), i = home;
 	size_t done = 0;
 	for (unsigned s = 0; s < q->n && done < n; s++) {
 		size_t k = 0;
 		(void)weft_mpmc_push_n_(&q->shards[i], items + done, n - done, &k);
+		if (k > 0 && i == home)
+			pushed_home(q, sl, home);
 		done += k;
 		i = i + 1 == q->n ? 0 : i + 1;
 	}
@@ -116,7 +200,8 @@ static int sharded_push_n(void *impl, void *const *items, size_t n, size_t *move
 static int sharded_pop_n(void *impl, void **items, size_t n, size_t *moved)
 {
 	weft_sharded *q = impl;
-	unsigned i = home_of(q);
+	uint32_t idx = weft_thread_index();
+	unsigned i = home_of(q, slot_of(q, idx), idx);
 	size_t done = 0;
 	for (unsigned s = 0; s < q->n && done < n; s++) {
 		size_t k = 0;

@@ -1,14 +1,21 @@
 /*
  * weft_sharded: N bounded MPMC rings ("shards", by default one per CPU) behind one
  * handle. The `sharded` kind of weft_queue. A push goes to the calling thread's home
- * shard (weft_thread_index() % N) and falls to the following shards only when home is
- * full; a pop tries home first, then the others in turn. Threads on different shards do
- * not touch each other's cache lines, which is where its throughput comes from.
+ * shard and falls to the following shards only when home is full; a pop tries home
+ * first, then the others in turn. Threads on different shards do not touch each other's
+ * cache lines, which is where its throughput comes from.
+ *
+ * Home shard: the shard of the CPU the thread last ran on (sched_getcpu() % N, looked at
+ * every 32 operations), so a producer and a consumer that share a CPU share a shard and
+ * its lines stay in that core's cache. A thread's home follows it to another CPU only once
+ * every item it pushed into its current home has been taken by a pop. Threads with a
+ * weft_thread_index() of 256 or more keep the fixed home weft_thread_index() % N.
  *
  * ORDERING - there is NO global FIFO. What it keeps:
  *   - each shard is FIFO per producer, so two items that one thread pushed into the same
- *     shard leave in the order pushed; in particular, while a thread's home shard never
- *     fills, all its items leave in its push order.
+ *     shard leave in the order pushed; and since a home moves only when the thread's
+ *     items in the old home are all gone, while a thread's home shard never fills, all
+ *     its items leave in its push order (whatever CPUs it ran on).
  *   - nothing else: items of different producers, or of one producer that overflowed into
  *     another shard, may leave in any order, and a pop may return EAGAIN while another
  *     shard holds items that were pushed concurrently (it returns EAGAIN only after
