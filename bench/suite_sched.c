@@ -9,10 +9,14 @@
  * Every call is timed (a job is long): the latency columns are per task, a job's mean.
  * Checks: fib and skynet return the known sums; every spawned task ran exactly once; every
  * yielding task finished. Implementations: the work-stealing scheduler and the shared-queue
- * thread pool (WEFT_SCHED_SHARED), side by side.
+ * thread pool (WEFT_SCHED_SHARED), side by side, and the peers found at build time (never
+ * in sanitizer builds): OpenMP tasks, TBB task_group (no yield job: TBB tasks cannot
+ * yield) and Go goroutines (go_peer, a child process for the run: one op sends it a job
+ * and reads back the sum, so its figure includes a local socket round trip per job).
  */
 #include "bench.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +25,12 @@
 
 #if WEFT_BENCH_HAVE_OMP
 #include "peers/omp_sched.h"
+#endif
+#if WEFT_BENCH_HAVE_TBB
+#include "peers/tbb_sched.h"
+#endif
+#if WEFT_BENCH_HAVE_GO
+#include "peers/go_sched.h"
 #endif
 
 enum { W_FIB, W_SKYNET, W_SPAWN, W_YIELD, W_COUNT };
@@ -49,7 +59,8 @@ typedef struct sched_state {
 	_Atomic uint64_t count;
 	_Atomic uint64_t wrong;
 	uint64_t result;
-	char what[64];
+	char what[128];
+	void *peer; /* a peer's handle (bench_tbb, bench_go) */
 } sched_state;
 
 typedef struct fib_task {
@@ -272,9 +283,9 @@ static int sched_verify(void *p, bench_thread *th, unsigned n, char *err, size_t
 	return -1;
 }
 
-#if WEFT_BENCH_HAVE_OMP
-/* OpenMP tasks: the same jobs, the same checks, an OpenMP team of N threads. */
-static void *omp_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
+#if WEFT_BENCH_HAVE_OMP || WEFT_BENCH_HAVE_TBB || WEFT_BENCH_HAVE_GO
+/* A peer's state: workload and workers only (the peer keeps its own pool). */
+static void *peer_state(const bench_shape *sh)
 {
 	sched_state *s = calloc(1, sizeof *s);
 	if (s) {
@@ -284,17 +295,9 @@ static void *omp_create(const bench_shape *sh, const bench_cfg *cfg, char *err, 
 	return s;
 }
 
-static void omp_destroy(void *p)
+/* A peer's job returned r: the same checks as weft's; returns the job's ops. */
+static uint64_t peer_check(sched_state *s, uint64_t r)
 {
-	free(p);
-}
-
-static uint64_t omp_op(void *p, bench_thread *t)
-{
-	sched_state *s = p;
-	bench_omp_args a = { s->workload, s->workers, FIB_N, SKYNET_LEAVES, SPAWN_N, YIELDS };
-	uint64_t r;
-	bench_omp_job(&a, &r);
 	switch (s->workload) {
 	case W_FIB:
 		check(s, r == fib_plain(FIB_N), "fib returned a wrong sum");
@@ -313,6 +316,111 @@ static uint64_t omp_op(void *p, bench_thread *t)
 }
 #endif
 
+#if WEFT_BENCH_HAVE_OMP
+/* OpenMP tasks: the same jobs, the same checks, an OpenMP team of N threads. */
+static void *omp_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
+{
+	return peer_state(sh);
+}
+
+static void omp_destroy(void *p)
+{
+	free(p);
+}
+
+static uint64_t omp_op(void *p, bench_thread *t)
+{
+	sched_state *s = p;
+	bench_omp_args a = { s->workload, s->workers, FIB_N, SKYNET_LEAVES, SPAWN_N, YIELDS };
+	uint64_t r;
+	bench_omp_job(&a, &r);
+	return peer_check(s, r);
+}
+#endif
+
+#if WEFT_BENCH_HAVE_TBB
+/* TBB task_group in a task_arena of N threads, made once per run. */
+static const char *tbb_unavailable(const bench_shape *sh)
+{
+	return sh && sh->workload == W_YIELD ? "TBB tasks cannot yield" : NULL;
+}
+
+static void *tbb_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
+{
+	sched_state *s = peer_state(sh);
+	if (s && !(s->peer = bench_tbb_open(s->workers))) {
+		free(s);
+		s = NULL;
+	}
+	if (!s)
+		snprintf(err, len, "cannot make a TBB arena of %u threads", sh->label_threads);
+	return s;
+}
+
+static void tbb_destroy(void *p)
+{
+	sched_state *s = p;
+	bench_tbb_close(s->peer);
+	free(s);
+}
+
+static uint64_t tbb_op(void *p, bench_thread *t)
+{
+	sched_state *s = p;
+	bench_tbb_args a = { s->workload, FIB_N, SKYNET_LEAVES, SPAWN_N };
+	uint64_t r = 0;
+	int rc = bench_tbb_job(s->peer, &a, &r);
+	if (rc) {
+		check(s, false, rc == ENOMEM ? "TBB job: out of memory" : "TBB job failed");
+		return 0;
+	}
+	return peer_check(s, r);
+}
+#endif
+
+#if WEFT_BENCH_HAVE_GO
+/* Go goroutines in go_peer, a child process per run (GOMAXPROCS = N); see go_sched.c. */
+static const char *go_unavailable(const bench_shape *sh)
+{
+	return bench_go_path() ? NULL : "go_peer not found (set WEFT_BENCH_GO_PEER)";
+}
+
+static void *go_create(const bench_shape *sh, const bench_cfg *cfg, char *err, size_t len)
+{
+	sched_state *s = peer_state(sh);
+	if (!s) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	if (!(s->peer = bench_go_open(s->workers, err, len))) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void go_destroy(void *p)
+{
+	sched_state *s = p;
+	bench_go_close(s->peer);
+	free(s);
+}
+
+static uint64_t go_op(void *p, bench_thread *t)
+{
+	sched_state *s = p;
+	static const uint64_t n[W_COUNT] = { FIB_N, SKYNET_LEAVES, SPAWN_N, YIELDS };
+	uint64_t r = 0, ns;
+	char err[sizeof s->what];
+	if (bench_go_job(s->peer, s->workload, n[s->workload], 2 * (uint64_t)s->workers, &r, &ns,
+			 err, sizeof err)) {
+		check(s, false, err);
+		return 0;
+	}
+	return peer_check(s, r);
+}
+#endif
+
 static const bench_impl sched_impls[] = {
 	{ "weft", "weft runtime: work-stealing deques + injection queue", NULL, steal_create,
 	  sched_destroy, NULL, NULL, sched_op, NULL, sched_verify, NULL },
@@ -322,7 +430,14 @@ static const bench_impl sched_impls[] = {
 	{ "openmp", "peer: OpenMP tasks (gcc -fopenmp: libgomp)", NULL, omp_create, omp_destroy,
 	  NULL, NULL, omp_op, NULL, sched_verify, NULL },
 #endif
-	/* WEFT-BENCH: ADD peers (TBB task_group, Go goroutines) */
+#if WEFT_BENCH_HAVE_TBB
+	{ "tbb", "peer: oneTBB task_group in a task_arena (C++, libtbb)", tbb_unavailable,
+	  tbb_create, tbb_destroy, NULL, NULL, tbb_op, NULL, sched_verify, NULL },
+#endif
+#if WEFT_BENCH_HAVE_GO
+	{ "go", "peer: Go goroutines (go_peer child process, GOMAXPROCS = threads)",
+	  go_unavailable, go_create, go_destroy, NULL, NULL, go_op, NULL, sched_verify, NULL },
+#endif
 };
 
 static size_t sched_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
