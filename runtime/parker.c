@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 
+#include <weft/hazard.h>
 #include <weft/thread.h>
 
 #include "../queues/deque_internal.h"
@@ -65,6 +66,9 @@ static int park_thread(weft_waiter *wt, uint64_t deadline)
 
 static int fiber_park(weft_waiter *wt, uint64_t deadline)
 {
+	/* The fiber may resume on another worker: a hazard pointer published by this thread
+	 * would stay behind, protecting nothing the fiber reads (include/weft/hazard.h). */
+	WEFT_HAZARD_ASSERT_NONE_HELD();
 	/* Acquire: pairs with unpark's fetch_or; a wake already in means no park. */
 	uint32_t v = atomic_load_explicit(&wt->word, memory_order_acquire);
 	if (v & PW_UNPARKED)

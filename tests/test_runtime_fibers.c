@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <weft/ctx.h>
+#include <weft/hazard.h>
 #include <weft/mutex.h>
 #include <weft/queue.h>
 #include <weft/runtime.h>
@@ -640,7 +642,8 @@ static void overflow_child(void)
 	_exit(4); /* not reached: the task never returns */
 }
 
-WEFT_TEST(task_stack_overflow_reported)
+/* Run child() in a forked process with its stderr captured into out; returns its status. */
+static int run_child_capture(void (*child)(void), char *out, size_t cap)
 {
 	int fd[2];
 	CHECK_EQ(pipe(fd), 0);
@@ -652,19 +655,19 @@ WEFT_TEST(task_stack_overflow_reported)
 		close(fd[0]);
 		dup2(fd[1], STDERR_FILENO);
 		close(fd[1]);
-		overflow_child();
+		child();
+		_exit(0);
 	}
 	close(fd[1]);
-	static char out[65536];
 	size_t n = 0;
 	ssize_t r;
-	while ((r = read(fd[0], out + n, sizeof out - 1 - n)) != 0) {
+	while ((r = read(fd[0], out + n, cap - 1 - n)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			break;
 		n += (size_t)r;
-		if (n == sizeof out - 1) { /* full: drain the rest */
+		if (n == cap - 1) { /* full: drain the rest */
 			char sink[4096];
 			while (read(fd[0], sink, sizeof sink) > 0)
 				;
@@ -675,6 +678,13 @@ WEFT_TEST(task_stack_overflow_reported)
 	close(fd[0]);
 	int status = 0;
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+WEFT_TEST(task_stack_overflow_reported)
+{
+	static char out[65536];
+	int status = run_child_capture(overflow_child, out, sizeof out);
 	int ours = strstr(out, "fiber stack overflow (stack size 32768 bytes)") != NULL;
 	int asan = strstr(out, "AddressSanitizer") != NULL && strstr(out, "stack-overflow");
 	if (!WIFSIGNALED(status) || !(ours || (weft_test_sanitized() && asan)))
@@ -682,4 +692,44 @@ WEFT_TEST(task_stack_overflow_reported)
 	CHECK(WIFSIGNALED(status));
 	CHECK(ours || (weft_test_sanitized() && asan));
 	printf("task overflow reported %s\n", ours ? "by weft" : "by AddressSanitizer");
+}
+
+/* ---- debug builds: a task that blocks while holding a hazard pointer is stopped ---- */
+#if defined(WEFT_DEBUG_CHECKS)
+static int hazard_target;
+
+static void block_holding_hazard(void *arg)
+{
+	weft_hazard_rec *rec = weft_hazard_rec_get(NULL);
+	if (rec == NULL)
+		return;
+	weft_hazard_set(rec, 0, &hazard_target);
+	weft_sleep(NULL, 1000000); /* parks the fiber: the debug check aborts here */
+	weft_hazard_clear(rec, 0);
+	*(int *)arg = 1;
+}
+
+static void hazard_child(void)
+{
+	weft_rt *rt = start_rt(1, WEFT_SCHED_STEAL);
+	int finished = 0;
+	weft_go(rt, block_holding_hazard, &finished);
+	weft_rt_stop(rt);
+	fprintf(stderr, "finished=%d\n", finished);
+}
+#endif
+
+WEFT_TEST(hazard_held_across_block_caught_in_debug_builds)
+{
+#if defined(WEFT_DEBUG_CHECKS)
+	static char out[65536];
+	int status = run_child_capture(hazard_child, out, sizeof out);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+		fprintf(stderr, "child status %#x, stderr:\n%s\n", status, out);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	CHECK(strstr(out, "hazard pointer held across a fiber switch") != NULL);
+	printf("a hazard pointer held across a block aborts the task's process\n");
+#else
+	printf("release build: the check is compiled out (WEFT_DEBUG_CHECKS)\n");
+#endif
 }
