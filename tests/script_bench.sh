@@ -59,6 +59,14 @@ expect 2 "$wb" compare "$src/bench/fixtures/old.json"
 expect 0 "$wb" --list
 grep -q "padded_slots" "$tmp/out"
 expect 0 "$wb" --help
+if "$wb" --list | grep '^  go ' >/dev/null; then
+	echo "== the Go peer's answers are checked (a fake go_peer answers wrong sums)"
+	printf '#!/bin/sh\nwhile read job n t; do echo "1 100"; done\n' >"$tmp/fake_go_peer"
+	chmod +x "$tmp/fake_go_peer"
+	expect 1 env WEFT_BENCH_GO_PEER="$tmp/fake_go_peer" "$wb" sched --impl go --threads 1 \
+		--duration 2ms --warmup 0 --repeat 1 --quiet
+	grep -q "fib returned a wrong sum" "$tmp/out" "$tmp/err"
+fi
 echo "== an unwritable output path fails before the run"
 expect 1 "$wb" counter --json /nonexistent-dir/x.json --threads 1 --duration 5ms --repeat 1
 grep -q "nothing was run" "$tmp/err"

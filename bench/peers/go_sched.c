@@ -42,8 +42,16 @@ const char *bench_go_path(void)
 	if (n > 0) {
 		path_buf[n] = '\0';
 		char *slash = strrchr(path_buf, '/');
-		if (slash && (size_t)(slash - path_buf) + sizeof "/go_peer" <= sizeof path_buf) {
-			memcpy(slash, "/go_peer", sizeof "/go_peer");
+		static const char *const rel[] = { "go_peer",
+#ifdef WEFT_BENCH_GO_PEER_INSTALLED
+						   WEFT_BENCH_GO_PEER_INSTALLED,
+#endif
+		};
+		for (size_t i = 0; slash && i < sizeof rel / sizeof rel[0]; i++) {
+			size_t dir = (size_t)(slash - path_buf) + 1;
+			if (dir + strlen(rel[i]) + 1 > sizeof path_buf)
+				continue;
+			strcpy(path_buf + dir, rel[i]);
 			if (access(path_buf, X_OK) == 0)
 				return path_buf;
 		}

@@ -7,8 +7,9 @@
 
 typedef struct bench_go bench_go;
 
-/* The go_peer binary: $WEFT_BENCH_GO_PEER, else go_peer beside weft-bench, else the path
- * CMake built it at. NULL when none of them is executable. */
+/* The go_peer binary: $WEFT_BENCH_GO_PEER, else go_peer beside weft-bench (the build
+ * tree), else where `make install` puts it (libexec/weft/go_peer, found from weft-bench's
+ * bin directory), else the path CMake built it at. NULL when none is executable. */
 const char *bench_go_path(void);
 /* Start `go_peer serve workers` (GOMAXPROCS = workers) on a socket pair. NULL with a
  * message in err when it cannot be started. */
