@@ -2,7 +2,8 @@
 #   make deps   install missing Debian packages (as root; otherwise print the apt-get line)
 #   make test   deps, then build and run ctest in three builds: optimised gcc,
 #               ThreadSanitizer (clang), AddressSanitizer+UBSan (clang)
-#   make bench  deps, release build, run weft-bench's default suite
+#   make bench  deps (+ the optional TBB and Go peers), release build, run weft-bench's
+#               default suite
 #   make build  the optimised build only
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -10,12 +11,16 @@ CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 BENCH_ARGS ?=
 
 # test-release, test-tsan, test-asan come from the test-% pattern (a pattern rule cannot be .PHONY).
-.PHONY: all deps build test bench clean
+.PHONY: all deps bench-deps build test bench clean
 
 all: build
 
 deps:
 	@bash cmake/install-deps.sh
+
+# The benchmark also wants its optional peers (TBB, Go); best effort.
+bench-deps:
+	@bash cmake/install-deps.sh --peers
 
 $(BUILD)/release/CMakeCache.txt:
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc
@@ -42,7 +47,7 @@ test: deps
 	$(MAKE) --no-print-directory test-asan
 	@echo "make test: all three builds passed"
 
-bench: build
+bench: bench-deps build
 	mkdir -p $(BUILD)/bench-results
 	$(BUILD)/release/bench/weft-bench --out-dir $(BUILD)/bench-results $(BENCH_ARGS)
 
