@@ -153,7 +153,11 @@ WEFT_API void weft_pool_trim(weft_pool *p);
 
 /*
  * weft_pool_stats_get - counters as above. Each is read on its own (relaxed); under
- * concurrent use they need not agree with each other. Returns: 0, EINVAL (NULL argument).
+ * concurrent use they need not agree with each other, and puts (derived for the inline path
+ * from each cache's count of objects, not counted per put) may be off by up to a magazine
+ * per cache that is exchanging one at that moment. Once get and put have stopped (and what
+ * they did is ordered before this call), every counter is exact.
+ * Returns: 0, EINVAL (NULL argument).
  */
 WEFT_API int weft_pool_stats_get(weft_pool *p, weft_pool_stats *out);
 
