@@ -370,12 +370,14 @@ static uint64_t produce_n(q_state *s, bench_thread *t)
 	for (size_t i = 0; i < b; i++)
 		items[i] = (void *)(uintptr_t)(((uint64_t)(t->role_id + 1) << SEQ_BITS) |
 					       (p->pushed + 1 + i));
-	unsigned tries = 0, spins = 0;
+	unsigned tries = 0;
+	/* The same retry policy as produce(): t->idle survives across calls. */
 	while (s->ops->push_n(s->q, items, b, &moved) != 0) {
 		if (++tries >= Q_TRIES)
 			return 0;
-		bench_backoff(&spins);
+		bench_backoff(&t->idle);
 	}
+	t->idle = 0;
 	for (size_t i = 0; i < moved; i++)
 		p->hsum += mix((uint64_t)(uintptr_t)items[i]);
 	p->pushed += moved;
@@ -387,12 +389,13 @@ static uint64_t consume_n(q_state *s, bench_thread *t)
 	q_cons *c = &s->cons[t->role_id];
 	void *items[64];
 	size_t moved = 0;
-	unsigned tries = 0, spins = 0;
+	unsigned tries = 0;
 	while (s->ops->pop_n(s->q, items, s->ops->batch, &moved) != 0) {
 		if (++tries >= Q_TRIES)
 			return 0;
-		bench_backoff(&spins);
+		bench_backoff(&t->idle); /* as consume() */
 	}
+	t->idle = 0;
 	for (size_t i = 0; i < moved; i++)
 		take(s, c, items[i]);
 	return moved;
