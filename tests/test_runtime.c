@@ -84,7 +84,9 @@ static void fib_with(unsigned workers, weft_sched_kind kind)
 	CHECK_EQ(f.result, 75025);
 	weft_rt_counters st;
 	CHECK_EQ(weft_rt_stats(rt, &st), 0);
-	CHECK(st.total.tasks_run >= 121393); /* every fork ran once, plus the root */
+	/* Every fork ran once (121392 of them); the root counts itself only after it has
+	 * signalled run_root, so it may not be in yet. */
+	CHECK(st.total.tasks_run >= 121392);
 	printf("fib(25) on %u workers: %.1f ns/call, %llu steals of %llu attempts, %llu parks\n",
 	       workers, (double)(t1 - t0) / 242785.0, (unsigned long long)st.total.steals,
 	       (unsigned long long)st.total.steals_attempted,
