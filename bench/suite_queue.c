@@ -6,9 +6,8 @@
  * together took exactly what the producers pushed (count, sum and hash sum), no item was
  * garbage, and FIFO kinds kept each producer's order at each consumer.
  *
- * Once weft's queue interface is built (queues/queue.c), every kind runs through
- * weft_queue_push/pop by name, the ck and urcu adapters included. Before that, the suite
- * runs its own peers (mutex ring, ck_ring MPMC, liburcu wfcqueue) under the same names.
+ * Every kind runs through weft_queue_push/pop by name, the ck_ring and urcu_wfcq adapters
+ * (the peers) included, so each is measured through the same interface.
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -18,12 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if WEFT_BENCH_HAVE_QUEUE
 #include <weft/queue.h>
-#else
-#include <ck_ring.h>
-#include <urcu/wfcqueue.h>
-#endif
 
 #define Q_BATCH 8
 #define Q_TRIES 64
@@ -72,168 +66,6 @@ static inline uint64_t mix(uint64_t x)
 }
 
 /* ---- the suite's own peers (only without weft's queue interface) ---- */
-#if !WEFT_BENCH_HAVE_QUEUE
-typedef struct mring {
-	pthread_mutex_t lock;
-	size_t head, tail, mask;
-	void **buf;
-} mring;
-
-static size_t pow2(size_t n)
-{
-	size_t c = 1;
-	while (c < n)
-		c <<= 1;
-	return c;
-}
-
-static int mring_create(void **out, size_t cap)
-{
-	mring *r = calloc(1, sizeof *r);
-	if (!r)
-		return ENOMEM;
-	cap = pow2(cap);
-	r->buf = calloc(cap, sizeof *r->buf);
-	if (!r->buf) {
-		free(r);
-		return ENOMEM;
-	}
-	r->mask = cap - 1;
-	pthread_mutex_init(&r->lock, NULL);
-	*out = r;
-	return 0;
-}
-
-static int mring_push(void *p, void *item)
-{
-	mring *r = p;
-	int rc = EAGAIN;
-	pthread_mutex_lock(&r->lock);
-	if (r->tail - r->head <= r->mask) {
-		r->buf[r->tail++ & r->mask] = item;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return rc;
-}
-
-static int mring_pop(void *p, void **item)
-{
-	mring *r = p;
-	int rc = EAGAIN;
-	pthread_mutex_lock(&r->lock);
-	if (r->head != r->tail) {
-		*item = r->buf[r->head++ & r->mask];
-		rc = 0;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return rc;
-}
-
-static void mring_destroy(void *p)
-{
-	mring *r = p;
-	pthread_mutex_destroy(&r->lock);
-	free(r->buf);
-	free(r);
-}
-
-typedef struct ckq {
-	ck_ring_t ring;
-	ck_ring_buffer_t *buf;
-} ckq;
-
-static int ckq_create(void **out, size_t cap)
-{
-	ckq *r = calloc(1, sizeof *r);
-	cap = pow2(cap < 2 ? 2 : cap);
-	if (!r || !(r->buf = calloc(cap, sizeof *r->buf))) {
-		free(r);
-		return ENOMEM;
-	}
-	ck_ring_init(&r->ring, (unsigned)cap);
-	*out = r;
-	return 0;
-}
-
-static int ckq_push(void *p, void *item)
-{
-	ckq *r = p;
-	return ck_ring_enqueue_mpmc(&r->ring, r->buf, item) ? 0 : EAGAIN;
-}
-
-static int ckq_pop(void *p, void **item)
-{
-	ckq *r = p;
-	return ck_ring_dequeue_mpmc(&r->ring, r->buf, item) ? 0 : EAGAIN;
-}
-
-static void ckq_destroy(void *p)
-{
-	ckq *r = p;
-	free(r->buf);
-	free(r);
-}
-
-typedef struct wfq {
-	struct cds_wfcq_head head;
-	struct cds_wfcq_tail tail;
-} wfq;
-
-typedef struct wfq_node {
-	struct cds_wfcq_node node;
-	void *item;
-} wfq_node;
-
-static int wfq_create(void **out, size_t cap)
-{
-	wfq *q = calloc(1, sizeof *q);
-	if (!q)
-		return ENOMEM;
-	cds_wfcq_init(&q->head, &q->tail);
-	*out = q;
-	return 0;
-}
-
-static int wfq_push(void *p, void *item)
-{
-	wfq *q = p;
-	wfq_node *n = malloc(sizeof *n);
-	if (!n)
-		return ENOMEM;
-	cds_wfcq_node_init(&n->node);
-	n->item = item;
-	cds_wfcq_enqueue(&q->head, &q->tail, &n->node);
-	return 0;
-}
-
-static int wfq_pop(void *p, void **item)
-{
-	wfq *q = p;
-	struct cds_wfcq_node *n = cds_wfcq_dequeue_blocking(&q->head, &q->tail);
-	if (!n)
-		return EAGAIN;
-	wfq_node *w = (wfq_node *)n;
-	*item = w->item;
-	free(w);
-	return 0;
-}
-
-static void wfq_destroy(void *p)
-{
-	wfq *q = p;
-	void *item;
-	while (wfq_pop(q, &item) == 0) {
-	}
-	cds_wfcq_destroy(&q->head, &q->tail);
-	free(q);
-}
-
-static const q_ops ops_mutex = { mring_create, mring_push, mring_pop, mring_destroy, NULL, NULL,
-				 0 };
-static const q_ops ops_ck_ring = { ckq_create, ckq_push, ckq_pop, ckq_destroy, NULL, NULL, 0 };
-static const q_ops ops_urcu_wfcq = { wfq_create, wfq_push, wfq_pop, wfq_destroy, NULL, NULL, 0 };
-#endif
 
 /* ---- the harness side ---- */
 
@@ -489,7 +321,6 @@ static int q_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len
 	{ name, what, q_unav_##id, q_create_##id, q_destroy, NULL, NULL, q_op, q_settle,      \
 	  q_verify, q_assign }
 
-#if WEFT_BENCH_HAVE_QUEUE
 typedef struct wq_kind {
 	weft_queue_kind kind;
 } wq_kind;
@@ -578,18 +409,6 @@ static const bench_impl q_impls[] = {
 	Q_IMPL(sharded_b16, "sharded_b16", "\"sharded\", push_n/pop_n, 16 per call"),
 	Q_IMPL(sharded_b64, "sharded_b64", "\"sharded\", push_n/pop_n, 64 per call"),
 };
-#else
-Q_KIND(mutex, &ops_mutex, true, 0, 0, NULL)
-Q_KIND(ck_ring, &ops_ck_ring, true, 0, 0, bench_unavail_tsan)
-Q_KIND(urcu_wfcq, &ops_urcu_wfcq, true, 0, 0, bench_unavail_tsan)
-
-static const bench_impl q_impls[] = {
-	Q_IMPL(mutex, "mutex", "peer: pthread_mutex ring (weft_queue not built yet)"),
-	Q_IMPL(ck_ring, "ck_ring", "peer: ck_ring MPMC (weft_queue not built yet)"),
-	Q_IMPL(urcu_wfcq, "urcu_wfcq", "peer: liburcu wfcqueue, mutex dequeue"),
-	/* WEFT-BENCH: ADD weft_queue kinds (automatic once queues/queue.c exists) */
-};
-#endif
 
 static size_t q_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
 {
