@@ -10,18 +10,8 @@
 #include <weft/runtime.h>
 #include <weft/waiter.h>
 
+#include "runtime_cases.h"
 #include "weft_test.h"
-
-static weft_rt *start_rt(unsigned workers, weft_sched_kind kind)
-{
-	weft_rt_config cfg;
-	weft_rt_config_init(&cfg);
-	cfg.workers = workers;
-	cfg.scheduler = kind;
-	weft_rt *rt = NULL;
-	CHECK_EQ(weft_rt_start(&rt, &cfg), 0);
-	return rt;
-}
 
 /* Run fn(arg) as a task and wait for it from this (outside) thread. */
 struct root {
@@ -48,31 +38,6 @@ static void run_root(weft_rt *rt, void (*fn)(void *), void *arg)
 }
 
 /* ---- fib by fork/join ---- */
-struct fib {
-	weft_task task;
-	int n;
-	long result;
-};
-
-static void fib_task(weft_task *t)
-{
-	struct fib *f = (struct fib *)((char *)t - offsetof(struct fib, task));
-	if (f->n < 2) {
-		f->result = f->n;
-		return;
-	}
-	struct fib a = { .n = f->n - 1 }, b = { .n = f->n - 2 };
-	CHECK_EQ(weft_fork(&a.task, fib_task), 0);
-	fib_task(&b.task);
-	CHECK_EQ(weft_join(&a.task), 0);
-	f->result = a.result + b.result;
-}
-
-static void fib_root(void *arg)
-{
-	struct fib *f = arg;
-	fib_task(&f->task);
-}
 
 static void fib_with(unsigned workers, weft_sched_kind kind)
 {

@@ -18,18 +18,8 @@
 #include <weft/waiter.h>
 #include <weft/wg.h>
 
+#include "runtime_cases.h"
 #include "weft_test.h"
-
-static weft_rt *start_rt(unsigned workers, weft_sched_kind kind)
-{
-	weft_rt_config cfg;
-	weft_rt_config_init(&cfg);
-	cfg.workers = workers;
-	cfg.scheduler = kind;
-	weft_rt *rt = NULL;
-	CHECK_EQ(weft_rt_start(&rt, &cfg), 0);
-	return rt;
-}
 
 /* Run fn(arg) as a task; wait for it from outside with a wait group (a thread park). */
 struct root {
@@ -118,30 +108,6 @@ WEFT_TEST(skynet_go_wg_2_workers) { skynet_go_with(2); }
 WEFT_TEST(skynet_go_wg_1_worker) { skynet_go_with(1); }
 
 /* ---- fib under the shared-queue scheduler: joins park their fibers ---- */
-struct fib {
-	weft_task task;
-	int n;
-	long result;
-};
-
-static void fib_task(weft_task *t)
-{
-	struct fib *f = (struct fib *)((char *)t - offsetof(struct fib, task));
-	if (f->n < 2) {
-		f->result = f->n;
-		return;
-	}
-	struct fib a = { .n = f->n - 1 }, b = { .n = f->n - 2 };
-	CHECK_EQ(weft_fork(&a.task, fib_task), 0);
-	fib_task(&b.task);
-	CHECK_EQ(weft_join(&a.task), 0);
-	f->result = a.result + b.result;
-}
-
-static void fib_root(void *arg)
-{
-	fib_task(&((struct fib *)arg)->task);
-}
 
 WEFT_TEST(fib_shared_scheduler)
 {
