@@ -31,6 +31,10 @@
  *      leaves.
  *   5. A reader that leaves its slot read lock touches the lock no more after its
  *      releasing store (it wakes a sleeping writer by address only: a parking-lot key).
+ *   6. Only the writer inside (holding wlock, with WRITER up) sets SLEEP, and only in
+ *      brw_drain_slot; it clears SLEEP at the end of its scan if it set it, and leaving
+ *      clears the whole word. So SLEEP is clear whenever WRITER is, and a writer that
+ *      never napped need not clear it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -226,9 +230,9 @@ static void brw_release(weft_brwlock *l)
 
 /*
  * Wait until slot i holds no read lock. Returns 0, or ctx's error. Spins first, then naps
- * on the slot with SLEEP set (invariant 4).
+ * on the slot with SLEEP set (invariant 4), and then sets *slept.
  */
-static int brw_drain_slot(weft_brwlock *l, uint32_t i, weft_ctx *ctx)
+static int brw_drain_slot(weft_brwlock *l, uint32_t i, weft_ctx *ctx, bool *slept)
 {
 	_Atomic uint32_t *slot = &l->slots[i].readers;
 	int spins = DRAIN_SPIN;
@@ -245,6 +249,7 @@ static int brw_drain_slot(weft_brwlock *l, uint32_t i, weft_ctx *ctx)
 		}
 		/* Relaxed: SLEEP is only a hint (a missed wake costs at most one nap). */
 		atomic_fetch_or_explicit(&l->wflag, SLEEP, memory_order_relaxed);
+		*slept = true;
 		uint64_t nap = weft_now_ns() + DRAIN_NAP_NS;
 		int r = weft_park(slot, v, nap, ctx);
 		if (r == ETIMEDOUT && weft_ctx_err(ctx) == 0)
@@ -262,6 +267,7 @@ static int brw_revoke(weft_brwlock *l, weft_ctx *ctx, bool wait)
 	atomic_store_explicit(&l->wflag, WRITER, memory_order_seq_cst);
 	_Atomic uint64_t *used = brw_used(l);
 	int r = 0;
+	bool slept = false;
 	for (uint32_t w = 0; w < l->nslots / 64 && r == 0; w++) {
 		/* seq_cst: after the flag store (see top). */
 		uint64_t bits = atomic_load_explicit(&used[w], memory_order_seq_cst);
@@ -269,15 +275,18 @@ static int brw_revoke(weft_brwlock *l, weft_ctx *ctx, bool wait)
 			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
 			if (wait) {
-				r = brw_drain_slot(l, i, ctx);
+				r = brw_drain_slot(l, i, ctx, &slept);
 			} else if (atomic_load_explicit(&l->slots[i].readers,
 						       memory_order_seq_cst) & COUNT) {
 				r = EBUSY; /* seq_cst/acquire as in brw_drain_slot */
 			}
 		}
 	}
-	/* Relaxed: SLEEP was a hint for readers leaving during this scan. */
-	atomic_fetch_and_explicit(&l->wflag, ~SLEEP, memory_order_relaxed);
+	/* Relaxed: SLEEP was a hint for readers leaving during this scan. Only this writer
+	 * sets SLEEP (invariant 6), so when it never napped there is nothing to clear and
+	 * the uncontended write skips this locked operation. */
+	if (slept)
+		atomic_fetch_and_explicit(&l->wflag, ~SLEEP, memory_order_relaxed);
 	return r;
 }
 
