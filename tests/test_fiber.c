@@ -401,47 +401,6 @@ static void overflow_fiber(void *arg)
 	abort();
 }
 
-/* Runs child() in a forked process with stderr captured; returns the wait status. */
-static int run_child(void (*child)(void), char *out, size_t out_size)
-{
-	int fd[2];
-	CHECK_EQ(pipe(fd), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		close(fd[0]);
-		dup2(fd[1], STDERR_FILENO);
-		close(fd[1]);
-		child();
-		_exit(0);
-	}
-	close(fd[1]);
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd[0], out + n, out_size - 1 - n);
-		if (r > 0 && n + (size_t)r < out_size - 1) {
-			n += (size_t)r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r > 0) { /* buffer full: keep draining so the child can finish */
-			n += (size_t)r;
-			char sink[4096];
-			while (read(fd[0], sink, sizeof sink) > 0)
-				;
-		}
-		break;
-	}
-	out[n] = '\0';
-	close(fd[0]);
-	int status = 0;
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
-	return status;
-}
-
 static void overflow_child(void)
 {
 	weft_fiber *self, *f;
@@ -455,7 +414,7 @@ static void overflow_child(void)
 WEFT_TEST(stack_overflow_dies_with_message)
 {
 	char out[16384];
-	int status = run_child(overflow_child, out, sizeof out);
+	int status = weft_test_run_child(overflow_child, out, sizeof out);
 	const char *ours = "weft: fiber stack overflow (stack size 32768 bytes); raise "
 			   "weft_rt_config.stack_size";
 	int have_ours = strstr(out, ours) != NULL;
@@ -485,7 +444,7 @@ static void wild_fault_child(void)
 WEFT_TEST(other_faults_not_reported_as_overflow)
 {
 	char out[16384];
-	int status = run_child(wild_fault_child, out, sizeof out);
+	int status = weft_test_run_child(wild_fault_child, out, sizeof out);
 	CHECK(strstr(out, "fiber stack overflow") == NULL);
 	if (weft_test_sanitized()) {
 		/* the sanitizer's own SEGV report: ASan aborts (abort_on_error), TSan exits 66 */

@@ -608,49 +608,10 @@ static void overflow_child(void)
 	_exit(4); /* not reached: the task never returns */
 }
 
-/* Run child() in a forked process with its stderr captured into out; returns its status. */
-static int run_child_capture(void (*child)(void), char *out, size_t cap)
-{
-	int fd[2];
-	CHECK_EQ(pipe(fd), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		close(fd[0]);
-		dup2(fd[1], STDERR_FILENO);
-		close(fd[1]);
-		child();
-		_exit(0);
-	}
-	close(fd[1]);
-	size_t n = 0;
-	ssize_t r;
-	while ((r = read(fd[0], out + n, cap - 1 - n)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			break;
-		n += (size_t)r;
-		if (n == cap - 1) { /* full: drain the rest */
-			char sink[4096];
-			while (read(fd[0], sink, sizeof sink) > 0)
-				;
-			break;
-		}
-	}
-	out[n] = '\0';
-	close(fd[0]);
-	int status = 0;
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
-	return status;
-}
-
 WEFT_TEST(task_stack_overflow_reported)
 {
 	static char out[65536];
-	int status = run_child_capture(overflow_child, out, sizeof out);
+	int status = weft_test_run_child(overflow_child, out, sizeof out);
 	int ours = strstr(out, "fiber stack overflow (stack size 32768 bytes)") != NULL;
 	int asan = strstr(out, "AddressSanitizer") != NULL && strstr(out, "stack-overflow");
 	if (!WIFSIGNALED(status) || !(ours || (weft_test_sanitized() && asan)))
@@ -689,7 +650,7 @@ WEFT_TEST(hazard_held_across_block_caught_in_debug_builds)
 {
 #if defined(WEFT_DEBUG_CHECKS)
 	static char out[65536];
-	int status = run_child_capture(hazard_child, out, sizeof out);
+	int status = weft_test_run_child(hazard_child, out, sizeof out);
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
 		fprintf(stderr, "child status %#x, stderr:\n%s\n", status, out);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);

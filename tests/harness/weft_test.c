@@ -1,8 +1,11 @@
 /* The runner: `test_x` lists the cases, `test_x NAME` runs one, `test_x --all` runs all. */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "weft_test.h"
 
@@ -121,4 +124,42 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "no test case named '%s'\n", argv[1]);
 	return 2;
+}
+
+int weft_test_run_child(void (*child)(void), char *out, size_t cap)
+{
+	int fd[2];
+	CHECK_EQ(pipe(fd), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], STDERR_FILENO);
+		close(fd[1]);
+		child();
+		_exit(0);
+	}
+	close(fd[1]);
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(fd[0], out + n, cap - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+		if (n == cap - 1) { /* full: drain the rest so the child can finish */
+			char sink[4096];
+			while (read(fd[0], sink, sizeof sink) > 0)
+				;
+			break;
+		}
+	}
+	out[n] = '\0';
+	close(fd[0]);
+	int status = 0;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	return status;
 }

@@ -64,6 +64,13 @@ static inline uint64_t weft_test_rand(uint64_t *state)
 /* sched_yield() with probability 1/one_in: shakes out interleavings on 2 cores. */
 void weft_test_maybe_yield(uint64_t *rng, unsigned one_in);
 
+/*
+ * Death tests: run child() in a forked process with its stderr captured into out (cap
+ * bytes, NUL-terminated; the rest is drained so the child never blocks) and return its
+ * wait status. child() returning exits the child with 0.
+ */
+int weft_test_run_child(void (*child)(void), char *out, size_t cap);
+
 /* Run fn(i, arg) on n threads and join them all. */
 void weft_test_run_threads(unsigned n, void *(*fn)(void *), void **args);
 
