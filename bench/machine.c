@@ -1,6 +1,7 @@
 /* Machine and build information for the JSON report. */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "core/json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -48,21 +49,6 @@ const char *bench_cpu_model(void)
 	return model;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 void bench_json_machine(FILE *f)
 {
 	struct utsname u;
@@ -71,28 +57,28 @@ void bench_json_machine(FILE *f)
 	uname(&u);
 	gethostname(host, sizeof host - 1);
 	fprintf(f, "  \"machine\": {\"cpu_model\": ");
-	json_str(f, bench_cpu_model());
+	bench_json_write_str(f, bench_cpu_model());
 	fprintf(f, ", \"cpus\": %u, \"kernel\": ", weft_cpu_count());
 	char kern[400];
 	snprintf(kern, sizeof kern, "%s %s %s", u.sysname, u.release, u.machine);
-	json_str(f, kern);
+	bench_json_write_str(f, kern);
 	fprintf(f, ", \"hostname\": ");
-	json_str(f, host);
+	bench_json_write_str(f, host);
 	fprintf(f, "},\n  \"build\": {\"weft_version\": ");
-	json_str(f, weft_version());
+	bench_json_write_str(f, weft_version());
 	fprintf(f, ", \"git_commit\": ");
-	json_str(f, WEFT_BENCH_GIT_COMMIT);
+	bench_json_write_str(f, WEFT_BENCH_GIT_COMMIT);
 	fprintf(f, ", \"compiler\": ");
-	json_str(f, WEFT_BENCH_COMPILER);
+	bench_json_write_str(f, WEFT_BENCH_COMPILER);
 	fprintf(f, ", \"build_type\": ");
-	json_str(f, WEFT_BENCH_BUILD_TYPE);
+	bench_json_write_str(f, WEFT_BENCH_BUILD_TYPE);
 	fprintf(f, ", \"sanitizer\": ");
 #if defined(WEFT_TSAN)
-	json_str(f, "thread");
+	bench_json_write_str(f, "thread");
 #elif defined(WEFT_ASAN)
-	json_str(f, "address");
+	bench_json_write_str(f, "address");
 #else
-	json_str(f, "");
+	bench_json_write_str(f, "");
 #endif
 	fprintf(f, "},\n");
 }

@@ -1,5 +1,6 @@
 /* Reports: the aligned table, JSON (schema weft-bench/1) and CSV. */
 #include "bench.h"
+#include "core/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -166,21 +167,6 @@ void bench_print_table(FILE *out, const bench_results *r)
 		BENCH_SAMPLE_EVERY);
 }
 
-static void jstr(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static const char *status_name(bench_status s)
 {
 	return s == FIG_OK ? "ok" : s == FIG_SKIPPED ? "skipped" : "failed";
@@ -190,7 +176,7 @@ int bench_write_json(FILE *f, const bench_results *r)
 {
 	const bench_cfg *c = r->cfg;
 	fprintf(f, "{\n  \"schema\": \"weft-bench/1\",\n  \"started\": ");
-	jstr(f, r->started);
+	bench_json_write_str(f, r->started);
 	fprintf(f, ",\n");
 	bench_json_machine(f);
 	fprintf(f, "  \"config\": {\"duration_s\": %.6g, \"ops\": %llu, \"warmup_s\": %.6g, "
@@ -211,7 +197,7 @@ int bench_write_json(FILE *f, const bench_results *r)
 		if (seen || s == last)
 			continue;
 		fprintf(f, "%s", first ? "" : ", ");
-		jstr(f, s->name);
+		bench_json_write_str(f, s->name);
 		first = 0;
 		last = s;
 	}
@@ -219,16 +205,16 @@ int bench_write_json(FILE *f, const bench_results *r)
 	for (size_t i = 0; i < r->nfigs; i++) {
 		const bench_figure *g = &r->figs[i];
 		fprintf(f, "%s\n    {\"suite\": ", i ? "," : "");
-		jstr(f, g->suite->name);
+		bench_json_write_str(f, g->suite->name);
 		fprintf(f, ", \"variant\": ");
-		jstr(f, g->shape.variant);
+		bench_json_write_str(f, g->shape.variant);
 		fprintf(f, ", \"impl\": ");
-		jstr(f, g->impl->name);
+		bench_json_write_str(f, g->impl->name);
 		fprintf(f, ", \"threads\": %u, \"producers\": %u, \"consumers\": %u, "
 			   "\"status\": \"%s\", \"note\": ",
 			g->shape.label_threads, g->shape.producers, g->shape.consumers,
 			status_name(g->status));
-		jstr(f, g->note);
+		bench_json_write_str(f, g->note);
 		fprintf(f, ",\n     \"unit\": \"Mops/s\", \"median\": %.6g, \"min\": %.6g, "
 			   "\"max\": %.6g, \"spread_pct\": %.4g, \"noisy\": %s, \"fastest\": %s, "
 			   "\"ratio\": %.4g,\n     \"latency_ns\": {",

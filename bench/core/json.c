@@ -313,3 +313,18 @@ double bench_json_num(const bench_json *v, const char *key, double dflt)
 	const bench_json *m = bench_json_get(v, key);
 	return m && (m->type == BJ_NUM || m->type == BJ_BOOL) ? m->num : dflt;
 }
+
+void bench_json_write_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}

@@ -6,6 +6,7 @@
 #define WEFT_BENCH_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef enum { BJ_NULL, BJ_BOOL, BJ_NUM, BJ_STR, BJ_ARR, BJ_OBJ } bench_json_type;
 
@@ -30,5 +31,8 @@ const bench_json *bench_json_get(const bench_json *v, const char *key);
 /* Convenience: string/number member or a default. */
 const char *bench_json_str(const bench_json *v, const char *key, const char *dflt);
 double bench_json_num(const bench_json *v, const char *key, double dflt);
+
+/* Write s to f as a JSON string literal: quotes, backslashes and control bytes escaped. */
+void bench_json_write_str(FILE *f, const char *s);
 
 #endif
