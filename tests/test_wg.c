@@ -7,6 +7,7 @@
 #include <weft/ctx.h>
 #include <weft/wg.h>
 
+#include "ctx_cases.h"
 #include "weft_test.h"
 
 WEFT_TEST(basics)
@@ -26,22 +27,16 @@ WEFT_TEST(basics)
 	CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
 }
 
+static int wg_wait_on(void *wg, weft_ctx *c)
+{
+	return weft_wg_wait(wg, c);
+}
+
 WEFT_TEST(ctx_errors)
 {
 	weft_wg wg = WEFT_WG_INIT;
 	weft_wg_add(&wg, 1);
-	weft_ctx *c;
-	CHECK_EQ(weft_ctx_with_cancel(NULL, &c), 0);
-	weft_ctx_cancel(c);
-	CHECK_EQ(weft_wg_wait(&wg, c), ECANCELED);
-	weft_ctx_release(c);
-	uint64_t deadline = weft_now_ns() + 10 * 1000 * 1000;
-	CHECK_EQ(weft_ctx_with_deadline(NULL, deadline, &c), 0);
-	CHECK_EQ(weft_wg_wait(&wg, c), ETIMEDOUT);
-	uint64_t now = weft_now_ns();
-	CHECK(now >= deadline);
-	printf("wg wait deadline lateness: %.3f ms\n", (double)(now - deadline) / 1e6);
-	weft_ctx_release(c);
+	check_wait_ctx_errors("wg wait", wg_wait_on, &wg);
 	weft_wg_done(&wg);
 	CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
 }
