@@ -97,7 +97,9 @@ WEFT_API int weft_hazard_domain_create(weft_hazard_domain **d);
  * weft_hazard_domain_destroy - free every node still retired in d (calling its free
  * function), every record, and d. NULL and the default domain are ignored.
  * Thread-safety: no other thread may use d during or after the call, and no slot of d may
- * hold a pointer. Threads that used d need not have exited.
+ * hold a pointer. Threads that used d need not have exited, but none may be exiting during
+ * the call: a thread's exit gives its record back (and scans it) from a thread-specific
+ * destructor, which would touch the freed record. Join such threads first.
  */
 WEFT_API void weft_hazard_domain_destroy(weft_hazard_domain *d);
 
