@@ -10,7 +10,7 @@
  * bitmap and of the slot see it: the writer waits for that reader. Otherwise the reader
  * sees WRITER and retreats. (On x86-64 the seq_cst store is one xchg and the CAS one
  * lock cmpxchg, each a full fence; on aarch64 they are stlr and a CAS, each followed by
- * ldar.) Readers of the shared slot 0 do the same with a seq_cst CAS for the store.
+ * ldar.) Readers of the shared slot do the same with a seq_cst CAS for the store.
  * A slot's first use sets its bit in the used bitmap (seq_cst fetch_or) before that store,
  * so the writer, scanning only the used slots, cannot miss it.
  *
@@ -20,7 +20,8 @@
  *      to a value carrying WRITER, and the writer leaves by exchanging wflag to 0, waking
  *      every parker of wflag if WAIT was set. So nobody parks on wflag unless WRITER is
  *      up, and each parker's value (with WAIT) changes when the writer leaves.
- *   2. An own slot (index >= 1) is REG | SLEEP? | count. Only its owning thread changes
+ *   2. Slots are numbered as in the used bitmap: own slots k >= 1 (line k, thread index
+ *      k - 1), the shared slot 0 (line nslots). An own slot is REG | SLEEP? | count. Only its owning thread changes
  *      REG and the count; a writer may add SLEEP, by CAS, and only while the count is
  *      non-zero. Bits in the used bitmap are never cleared (slots are reused with thread
  *      indices; slot 0 is marked on first use).
@@ -72,9 +73,16 @@
 #define BRW_MISUSE(what) ((void)0)
 #endif
 
+/* Slot k: line k for an own slot (k >= 1), line nslots for the shared slot (k == 0). */
+static _Atomic uint32_t *brw_slot(weft_brwlock *l, uint32_t k)
+{
+	return weft_brwlock_line_(l, k != 0 ? k : l->nslots);
+}
+
+/* The used-slot bitmap, after the shared slot (bit k for slot k). */
 static _Atomic uint64_t *brw_used(weft_brwlock *l)
 {
-	return (_Atomic uint64_t *)(void *)&l->slots[l->nslots];
+	return (_Atomic uint64_t *)(void *)weft_brwlock_line_(l, l->nslots + 1);
 }
 
 int weft_brwlock_create(weft_brwlock **out)
@@ -84,15 +92,16 @@ int weft_brwlock_create(weft_brwlock **out)
 	unsigned n = 2 * weft_cpu_count();
 	n = n < MIN_SLOTS ? MIN_SLOTS : n > MAX_SLOTS ? MAX_SLOTS : n;
 	n = (n + 63) & ~63u;
-	size_t size = sizeof(weft_brwlock) + n * sizeof(struct weft_brwlock_slot_) +
+	/* The header, n - 1 own slots, the shared slot, the bitmap (see brwlock.h). */
+	size_t size = (size_t)(n + 1) * sizeof(struct weft_brwlock_slot_) +
 		      n / 64 * sizeof(uint64_t);
 	weft_brwlock *l = weft_mem_zalloc(size, WEFT_PADDING);
 	if (l == NULL)
 		return ENOMEM;
 	atomic_init(&l->wflag, 0);
 	l->nslots = n;
-	for (unsigned i = 0; i < n; i++)
-		atomic_init(&l->slots[i].readers, 0);
+	for (unsigned k = 0; k < n; k++)
+		atomic_init(brw_slot(l, k), 0);
 	for (unsigned w = 0; w < n / 64; w++)
 		atomic_init(&brw_used(l)[w], 0);
 	*out = l;
@@ -104,7 +113,7 @@ void weft_brwlock_destroy(weft_brwlock *l)
 	weft_mem_free(l);
 }
 
-/* The calling thread's own slot number (>= 1), or 0 when it must use the shared slot. */
+/* The calling thread's own slot (>= 1), or 0 when it must use the shared slot. */
 static uint32_t brw_own(const weft_brwlock *l)
 {
 	uint32_t t = weft_thread_index() + 1; /* WEFT_THREAD_INDEX_NONE + 1 wraps to 0 */
@@ -182,7 +191,7 @@ static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx)
 /* Read lock through the shared slot 0 (threads without a slot of their own). */
 static int brw_rdlock_shared(weft_brwlock *l, weft_ctx *ctx)
 {
-	_Atomic uint32_t *s = &l->slots[0].readers;
+	_Atomic uint32_t *s = brw_slot(l, 0);
 	brw_mark_used(l, 0);
 	for (;;) {
 		int r = brw_wait_writer(l, ctx);
@@ -210,7 +219,7 @@ int weft_brwlock_rdlock_slow_(weft_brwlock *l, weft_ctx *ctx, bool announced)
 	uint32_t i = brw_own(l);
 	if (i == 0)
 		return brw_rdlock_shared(l, ctx);
-	_Atomic uint32_t *s = &l->slots[i].readers;
+	_Atomic uint32_t *s = brw_slot(l, i);
 	/* Relaxed: only this thread changes REG and the count (invariant 2). */
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (!announced && (v & COUNT) != 0) {
@@ -245,16 +254,26 @@ int weft_brwlock_rdunlock_slow_(weft_brwlock *l)
 	if (l == NULL)
 		return EINVAL;
 	uint32_t i = brw_own(l);
-	/* Relaxed: only this thread changes its own count; slot 0's count only says whether
-	 * there is a lock to drop (misuse cannot be told apart there). A thread whose index
-	 * appeared between its lock and its unlock (it had none: out of memory) holds its
-	 * lock in slot 0, so an empty own slot sends it there. */
-	if (i == 0 || (atomic_load_explicit(&l->slots[i].readers, memory_order_relaxed) & COUNT) == 0)
+	_Atomic uint32_t *s = brw_slot(l, i);
+	/* Relaxed: only this thread changes its own count; the shared slot's count only says
+	 * whether there is a lock to drop (misuse cannot be told apart there). */
+	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
+	if (i != 0 && (v & COUNT) == 0) {
+		/* A thread whose index appeared between its lock and its unlock (it had none:
+		 * out of memory) holds its lock in the shared slot. */
 		i = 0;
-	_Atomic uint32_t *s = &l->slots[i].readers;
-	if ((atomic_load_explicit(s, memory_order_relaxed) & COUNT) == 0) {
+		s = brw_slot(l, 0);
+		v = atomic_load_explicit(s, memory_order_relaxed);
+	}
+	if ((v & COUNT) == 0) {
 		BRW_MISUSE("rdunlock without a read lock");
 		return EPERM;
+	}
+	if (i != 0 && !(v & SLEEP)) {
+		/* A nested lock of an own slot: as the inline unlock (invariant 5). Release:
+		 * pairs with the writer's acquire (seq_cst) load of the slot. */
+		atomic_store_explicit(s, v - 1, memory_order_release);
+		return 0;
 	}
 	brw_leave(s);
 	return 0;
@@ -265,7 +284,7 @@ int weft_brwlock_tryrdlock(weft_brwlock *l)
 	if (l == NULL)
 		return EINVAL;
 	uint32_t i = brw_own(l);
-	_Atomic uint32_t *s = &l->slots[i].readers;
+	_Atomic uint32_t *s = brw_slot(l, i);
 	/* Relaxed: only this thread changes REG and the count of its own slot. */
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (i != 0 && (v & COUNT) != 0) {
@@ -313,7 +332,8 @@ static void brw_release(weft_brwlock *l)
  * Wait until slot s holds no read lock (v: its last value seen, with a count). Returns 0,
  * or ctx's error. Spins first, then naps on the slot with SLEEP in it (invariant 4).
  */
-static int brw_drain_slot(_Atomic uint32_t *s, uint32_t v, weft_ctx *ctx)
+__attribute__((noinline, cold)) static int brw_drain_slot(_Atomic uint32_t *s, uint32_t v,
+							   weft_ctx *ctx)
 {
 	int spins = DRAIN_SPIN;
 	for (;;) {
@@ -339,7 +359,8 @@ static int brw_drain_slot(_Atomic uint32_t *s, uint32_t v, weft_ctx *ctx)
 
 /* With WRITER up, wait for every used slot to drain (or, !wait, EBUSY if one holds a
  * read lock). Returns 0, EBUSY or ctx's error. */
-static int brw_drain(weft_brwlock *l, weft_ctx *ctx, bool wait)
+__attribute__((always_inline)) static inline int brw_drain(weft_brwlock *l, weft_ctx *ctx,
+							     bool wait)
 {
 	_Atomic uint64_t *used = brw_used(l);
 	for (uint32_t w = 0; w < l->nslots / 64; w++) {
@@ -348,7 +369,7 @@ static int brw_drain(weft_brwlock *l, weft_ctx *ctx, bool wait)
 		while (bits != 0) {
 			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
-			_Atomic uint32_t *s = &l->slots[i].readers;
+			_Atomic uint32_t *s = brw_slot(l, i);
 			/* seq_cst: the writer's half of the Dekker pair; acquire: pairs with the
 			 * release of the reader's unlock or retreat. */
 			uint32_t v = atomic_load_explicit(s, memory_order_seq_cst);

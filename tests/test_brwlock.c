@@ -44,8 +44,8 @@ static void check_idle_destroy(struct rw_ops *o)
 {
 	weft_brwlock *b = o->lock;
 	CHECK_EQ(atomic_load(&b->wflag), 0);
-	for (uint32_t i = 0; i < b->nslots; i++)
-		CHECK_EQ(atomic_load(&b->slots[i].readers) &
+	for (uint32_t k = 1; k <= b->nslots; k++) /* own slots, then the shared one */
+		CHECK_EQ(atomic_load(weft_brwlock_line_(b, k)) &
 				 (WEFT_BRWLOCK_COUNT_ | WEFT_BRWLOCK_SLEEP_), 0);
 	weft_brwlock_destroy(b);
 }

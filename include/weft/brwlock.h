@@ -48,13 +48,18 @@
 typedef struct weft_ctx weft_ctx;
 
 /*
- * A reader slot (private). readers: bit 31 REG = the slot belongs to one thread and is
- * marked in the lock's used-slot bitmap; bit 30 SLEEP = a writer may be asleep waiting for
- * this slot to drain; bits 0..29 = read locks held through this slot. slots[0] is shared by
- * the threads that have no slot of their own: it never carries REG, so the inline paths
- * below send its users out of line. The slot of thread index i is slots[i + 1], so the
- * inline paths index by weft_thread_index_plus1_ directly (0, a thread that has no index
- * yet, lands on slots[0] and goes out of line, where it gets one).
+ * Layout (private). The lock is an array of WEFT_PADDING-sized lines: line 0 is the
+ * header below, line k for 1 <= k < nslots is the reader slot of thread index k - 1, line
+ * nslots is the slot shared by the threads that have no slot of their own, and the
+ * used-slot bitmap follows (nslots / 64 words; bit k for line k, bit 0 for the shared
+ * slot). So the inline paths find the caller's slot at line weft_thread_index_plus1_
+ * directly; a thread with no index yet (0) lands on the header, whose first word, wflag,
+ * never carries REG, and goes out of line, where it gets one.
+ *
+ * A slot's readers word: bit 31 REG = an own slot in use (marked in the bitmap; the
+ * shared slot never carries it, so the inline paths send its users out of line); bit 30
+ * SLEEP = a writer may be asleep waiting for this slot to drain; bits 0..29 = read locks
+ * held through this slot.
  */
 struct weft_brwlock_slot_ {
 	_Alignas(WEFT_PADDING) _Atomic uint32_t readers;
@@ -68,14 +73,18 @@ struct weft_brwlock_slot_ {
 #define WEFT_BRWLOCK_SLEEP_ (UINT32_C(1) << 30)
 #define WEFT_BRWLOCK_COUNT_ (WEFT_BRWLOCK_SLEEP_ - 1)
 
-/* The lock (all fields private; created by weft_brwlock_create). */
+/* The lock's header, line 0 (all fields private; created by weft_brwlock_create). */
 typedef struct weft_brwlock {
 	/* Read by every reader, written by writers only. */
 	_Alignas(WEFT_PADDING) _Atomic uint32_t wflag;
-	uint32_t nslots; /* slots, the shared slots[0] included (a multiple of 64) */
-	/* nslots slots, then nslots / 64 words of the used-slot bitmap. */
-	struct weft_brwlock_slot_ slots[];
+	uint32_t nslots; /* lines after the header: own slots + the shared one (multiple of 64) */
 } weft_brwlock;
+
+/* The readers word of line k (private; see the layout above). */
+static inline _Atomic uint32_t *weft_brwlock_line_(weft_brwlock *l, uint32_t k)
+{
+	return &((struct weft_brwlock_slot_ *)(void *)l)[k].readers;
+}
 
 /* Private slow paths behind the inline fast paths below. */
 WEFT_API int weft_brwlock_rdlock_slow_(weft_brwlock *l, weft_ctx *ctx, bool announced);
@@ -106,11 +115,15 @@ static inline int weft_brwlock_rdlock(weft_brwlock *l, weft_ctx *ctx)
 {
 	uint32_t t = weft_thread_index_plus1_; /* thread.h: index + 1, 0 before the first */
 	if (WEFT_LIKELY(l != NULL && t < l->nslots)) {
-		_Atomic uint32_t *s = &l->slots[t].readers;
+		_Atomic uint32_t *s = weft_brwlock_line_(l, t);
 		/* Relaxed: only this thread changes the count; a writer adds SLEEP only to a
-		 * slot that holds read locks, so REG alone means "own slot, none held". */
+		 * slot that holds read locks, so REG alone means "own slot, none held". The
+		 * relaxed look at wflag keeps a reader that meets a writer from announcing
+		 * itself (and from making the writer wait for its retreat); the seq_cst
+		 * load below decides. */
 		if (WEFT_LIKELY(atomic_load_explicit(s, memory_order_relaxed) ==
-				WEFT_BRWLOCK_REG_)) {
+					WEFT_BRWLOCK_REG_ &&
+				atomic_load_explicit(&l->wflag, memory_order_relaxed) == 0)) {
 			/* Dekker with the writer: seq_cst store of the slot, then seq_cst load of
 			 * wflag; the writer does the mirror image (CAS wflag, load the slots),
 			 * so at least one of the two sees the other. The load is also the acquire
@@ -134,17 +147,17 @@ static inline int weft_brwlock_rdunlock(weft_brwlock *l)
 {
 	uint32_t t = weft_thread_index_plus1_;
 	if (WEFT_LIKELY(l != NULL && t < l->nslots)) {
-		_Atomic uint32_t *s = &l->slots[t].readers;
-		/* Relaxed: only this thread changes the count. */
-		uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
-		/* Own slot (REG), at least one read lock, no writer asleep on it (SLEEP clear):
-		 * REG + 1 <= v <= REG + COUNT. Otherwise out of line. */
-		if (WEFT_LIKELY(v - (WEFT_BRWLOCK_REG_ + 1) < WEFT_BRWLOCK_COUNT_)) {
+		_Atomic uint32_t *s = weft_brwlock_line_(l, t);
+		/* Relaxed: only this thread changes the count. The common case: own slot
+		 * (REG), one read lock, no writer asleep on it (SLEEP clear); nested locks
+		 * and SLEEP go out of line. */
+		if (WEFT_LIKELY(atomic_load_explicit(s, memory_order_relaxed) ==
+				WEFT_BRWLOCK_REG_ + 1)) {
 			/* Release: pairs with the writer's acquire (seq_cst) load of this slot.
 			 * A plain store: a writer that sets SLEEP between the load above and
 			 * this store loses it, and its short nap bounds the cost (brwlock.c,
 			 * invariant 5). After it this thread no longer touches the lock. */
-			atomic_store_explicit(s, v - 1, memory_order_release);
+			atomic_store_explicit(s, WEFT_BRWLOCK_REG_, memory_order_release);
 			return 0;
 		}
 	}
