@@ -166,7 +166,7 @@ static struct objhdr *hdr_of(void *obj)
 static void misuse(struct pool *p, void *obj, const char *what)
 {
 	count(&p->misuse);
-	fprintf(stderr, "weft_pool %p: %s (object %p); ignored\n", (void *)p, what, obj);
+	fprintf(stderr, "weft_pool %p: %s (object %p); ignored\n", (void *)handle_of(p), what, obj);
 }
 #endif
 
@@ -204,7 +204,7 @@ static void obj_cache_out(struct pool *p, void *obj)
 			if (b[i] != POISON_BYTE) {
 				count(&p->misuse);
 				fprintf(stderr, "weft_pool %p: object %p written after put "
-						"(byte %zu)\n", (void *)p, obj, i);
+						"(byte %zu)\n", (void *)handle_of(p), obj, i);
 				break;
 			}
 		}

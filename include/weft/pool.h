@@ -6,9 +6,10 @@
  * to `magazine_size` objects each, plus a "hot" slot for one object on top of them (the
  * object a get takes first and a put leaves last). weft_pool_get/weft_pool_put touch only
  * that cache (one cache line of the pool, plus the magazine array) while the hot slot or
- * the loaded or previous magazine has an object to give or room to take one. Only when both are empty (get) or both full
- * (put) does the thread visit the shared depot, which keeps full and empty magazines:
- * it trades a whole magazine there, so objects move between threads a magazine at a time.
+ * the loaded or previous magazine has an object to give or room to take one. Only when
+ * all are empty (get) or full (put) does the thread visit the shared depot, which keeps
+ * full and empty magazines: it trades a whole magazine there, so objects move between
+ * threads a magazine at a time.
  * Threads whose index is at or beyond `max_caches` (or that have no index) share one
  * cache kept under the depot's lock: correct, just slower.
  *
