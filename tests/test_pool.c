@@ -154,6 +154,38 @@ WEFT_TEST(reuse_and_ctor_dtor_balance)
 	CHECK_EQ(atomic_load(&dtor_calls), N);
 }
 
+/* The hot slot (release builds) and the magazine below it keep LIFO order, a NULL put
+ * between real ones moves nothing, and stats stay exact across both. */
+WEFT_TEST(lifo_and_null_puts)
+{
+	weft_pool_config cfg = small_cfg(32);
+	cfg.magazine_size = 2;
+	weft_pool *p;
+	CHECK_EQ(weft_pool_create(&p, &cfg), 0);
+	enum { N = 7 };
+	void *objs[N];
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++) {
+			objs[i] = weft_pool_get(p);
+			CHECK(objs[i] != NULL);
+		}
+		for (int i = 0; i < N; i++) {
+			weft_pool_put(p, objs[i]);
+			weft_pool_put(p, NULL);
+		}
+		for (int i = N - 1; i >= 0; i--)
+			CHECK(weft_pool_get(p) == objs[i]); /* last put, first got */
+		for (int i = 0; i < N; i++)
+			weft_pool_put(p, objs[i]);
+	}
+	weft_pool_stats st;
+	CHECK_EQ(weft_pool_stats_get(p, &st), 0);
+	CHECK_EQ(st.gets, 3 * 2 * N);
+	CHECK_EQ(st.puts, 3 * 2 * N);
+	CHECK_EQ(st.created, N);
+	weft_pool_destroy(p);
+}
+
 /* ---- exactly-once ownership under hand-off ---- */
 
 enum { OWN_THREADS = 8, HELD_MAX = 16 };
