@@ -79,11 +79,13 @@ static bool is_fib(unsigned w)
 	return w <= W_FIB_L;
 }
 
+#if WEFT_BENCH_HAVE_OMP || WEFT_BENCH_HAVE_TBB || WEFT_BENCH_HAVE_GO
 /* The peers' job kind of workload w. */
 static unsigned peer_kind(unsigned w)
 {
 	return is_fib(w) ? P_FIB : w == W_SPAWN ? P_SPAWN : w == W_YIELD ? P_YIELD : P_SKYNET;
 }
+#endif
 
 static uint64_t skynet_leaves(unsigned w)
 {
