@@ -55,7 +55,9 @@ typedef struct weft_mpmc {
 static inline weft_mpmc_cell *weft_mpmc_cell_at_(const weft_mpmc_geom *g, size_t pos)
 {
 	size_t i = pos & g->mask;
-	return &g->cells[(i & ~(size_t)15) | ((i & 3) << 2) | ((i >> 2) & 3)];
+	static const unsigned char perm[16] = { 0, 4, 8, 12, 1, 5, 9, 13,
+						2, 6, 10, 14, 3, 7, 11, 15 };
+	return &g->cells[(i & ~(size_t)15) | perm[i & 15]];
 }
 
 static inline weft_mpmc_cell *weft_mpmc_cell_(const weft_mpmc *q, size_t pos)
