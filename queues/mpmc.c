@@ -26,18 +26,12 @@
 int weft_mpmc_init_(weft_mpmc *q, size_t capacity)
 {
 	size_t size = weft_ring_pow2(capacity);
-	q->cells = weft_mem_alloc(size * sizeof(weft_mpmc_cell), WEFT_CACHELINE);
-	if (q->cells == NULL)
+	weft_mpmc_geom *g = &q->g;
+	size_t ncells = size < 16 ? 16 : size; /* weft_mpmc_cell_at_ maps into groups of 16 */
+	g->cells = weft_mem_alloc(ncells * sizeof(weft_mpmc_cell), WEFT_CACHELINE);
+	if (g->cells == NULL)
 		return ENOMEM;
-	/* Cells per line: 4 with 16-byte cells and 64-byte lines, fewer in a tiny ring. */
-	size_t per_line = WEFT_CACHELINE / sizeof(weft_mpmc_cell);
-	if (per_line > size)
-		per_line = size;
-	size_t lines = size / per_line;
-	q->mask = size - 1;
-	q->line_mask = lines - 1;
-	q->cell_shift = (unsigned)__builtin_ctzll(per_line);
-	q->line_shift = (unsigned)__builtin_ctzll(lines);
+	g->mask = size - 1;
 	for (size_t pos = 0; pos < size; pos++) {
 		weft_mpmc_cell *c = weft_mpmc_cell_(q, pos);
 		atomic_init(&c->seq, pos);
@@ -50,7 +44,7 @@ int weft_mpmc_init_(weft_mpmc *q, size_t capacity)
 
 void weft_mpmc_fini_(weft_mpmc *q)
 {
-	weft_mem_free(q->cells);
+	weft_mem_free(q->g.cells);
 }
 
 int weft_mpmc_create(weft_mpmc **q, size_t capacity)
@@ -78,7 +72,7 @@ void weft_mpmc_destroy(weft_mpmc *q)
 
 size_t weft_mpmc_capacity(const weft_mpmc *q)
 {
-	return q->mask + 1;
+	return q->g.mask + 1;
 }
 
 static int mpmc_create(void **impl, size_t capacity)

@@ -1,18 +1,22 @@
 /*
  * Batch operations on the rings: one reservation for k slots instead of k.
  *
- * mpmc (Vyukov's ring, invariants in queues/mpmc.c; cells found through weft_mpmc_cell_,
- * never by indexing): a batch push reads tail = pos, counts
- * the k <= n consecutive cells pos, pos+1, ... whose seq says "free for position pos+j"
- * (seq == pos + j), then claims all k with one CAS of tail from pos to pos + k. The CAS
- * succeeding means no other push claimed any of those positions, and a cell seen free for
- * position pos+j stays free until that position's owner (us) fills it, so the k cells are
- * ours; each is then filled and published with its own release store of seq, exactly as a
- * single push does. A batch pop is the mirror image on head (cells with seq == pos + j + 1,
- * freed with seq = pos + j + size). The k items keep their order: FIFO per producer holds
- * as for single pushes. When a CAS fails the count is redone from the new position; a
- * batch that finds the first cell busy returns what it has moved so far (EAGAIN if none),
- * as a single push or pop does: it never waits on a preempted peer.
+ * mpmc (Vyukov's ring, invariants in queues/mpmc.c; cells found through weft_mpmc_cell_at_,
+ * never by indexing): a batch push reads tail = pos, counts the k <= n consecutive cells
+ * pos, pos+1, ... whose seq says "free for position pos+j" (seq == pos + j), then claims
+ * all k with one CAS of tail from pos to pos + k. The CAS succeeding means no other push
+ * claimed any of those positions, and a cell seen free for position pos+j stays free until
+ * that position's owner (us) fills it, so the k cells are ours; each is then filled and
+ * published with a plain release store of its seq (no read-modify-write per slot), exactly
+ * as a single push does. A batch pop is the mirror image on head (cells with
+ * seq == pos + j + 1, freed with seq = pos + j + size). The k items keep their order: FIFO
+ * per producer holds as for single pushes. One reservation per run of up to MPMC_RUN_MAX
+ * (64) slots, whose cells the count remembers for the fill; when a run stops at a busy cell (full / empty, or a peer preempted in the middle of its slot) the call
+ * returns the k it has (EAGAIN if none), as a single push or pop would: it never waits on
+ * a peer. When the CAS fails, the count is redone from the position it found.
+ *
+ * The ring's geometry is copied into a local first: the acquire loads would otherwise make
+ * the compiler reload it from the shared struct for every cell.
  *
  * spsc: the one producer (consumer) writes k slots and publishes them with one release
  * store of tail (head).
@@ -21,34 +25,37 @@
 
 #include "ring_batch.h"
 
-/* Cells at positions pos.. that are ready (seq == pos + j + off), at most n. */
-static size_t mpmc_run(weft_mpmc *q, size_t pos, size_t n, size_t off)
-{
-	size_t k = 0;
-	while (k < n && k <= q->mask) {
-		weft_mpmc_cell *c = weft_mpmc_cell_(q, pos + k);
-		/* Acquire: pairs with the release store of seq by the pop (for a push) or push
-		 * (for a pop) that last handed this cell over, as in the single operations. */
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-		if (seq != pos + k + off)
-			break;
-		k++;
-	}
-	return k;
-}
+/* Positions claimed by one reservation at most (its cells are remembered on the stack). */
+#define MPMC_RUN_MAX 64
 
-/* One reservation of up to n positions on *end (tail or head). Returns k (0: none ready). */
-static size_t mpmc_reserve(weft_mpmc *q, _Atomic size_t *end, size_t n, size_t off,
-			   size_t *first)
+/*
+ * One reservation of up to n <= MPMC_RUN_MAX positions on *end (tail: off 0; head: off 1),
+ * the cell of position p being ready when seq == p + off. Returns k (0: the first cell is
+ * not ready, i.e. full / empty or a peer in progress) with the k cells in cells[] and the
+ * first position in *first.
+ */
+static inline size_t mpmc_reserve(const weft_mpmc_geom *g, _Atomic size_t *end, size_t n,
+				  size_t off, weft_mpmc_cell **cells, size_t *first)
 {
+	if (n > g->mask + 1)
+		n = g->mask + 1;
 	size_t pos = atomic_load_explicit(end, memory_order_relaxed);
 	for (;;) {
-		size_t k = mpmc_run(q, pos, n, off);
+		size_t k = 0;
+		size_t seq = 0;
+		while (k < n) {
+			weft_mpmc_cell *c = weft_mpmc_cell_at_(g, pos + k);
+			/* Acquire: pairs with the release store of seq by the pop (for a push) or
+			 * push (for a pop) that last handed this cell over, as in the single
+			 * operations, so its use of the item happens before ours. */
+			seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+			if (seq != pos + k + off)
+				break;
+			cells[k++] = c;
+		}
 		if (k == 0) {
 			/* As the single ops: a cell of an older position means full (empty) or a
 			 * peer in progress; one of a newer position means we are behind. */
-			weft_mpmc_cell *c = weft_mpmc_cell_(q, pos);
-			size_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
 			if ((intptr_t)(seq - (pos + off)) < 0)
 				return 0;
 			pos = atomic_load_explicit(end, memory_order_relaxed);
@@ -65,19 +72,20 @@ static size_t mpmc_reserve(weft_mpmc *q, _Atomic size_t *end, size_t n, size_t o
 
 int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 {
+	const weft_mpmc_geom g = q->g;
+	weft_mpmc_cell *cells[MPMC_RUN_MAX];
 	size_t done = 0;
-	while (done < n) {
-		size_t pos;
-		size_t k = mpmc_reserve(q, &q->tail, n - done, 0, &pos);
-		if (k == 0)
-			break;
+	for (;;) {
+		size_t want = n - done < MPMC_RUN_MAX ? n - done : MPMC_RUN_MAX, pos = 0;
+		size_t k = mpmc_reserve(&g, &q->tail, want, 0, cells, &pos);
 		for (size_t j = 0; j < k; j++) {
-			weft_mpmc_cell *c = weft_mpmc_cell_(q, pos + j);
-			c->item = items[done + j];
-			/* Release: pairs with the acquire load in weft_mpmc_pop / mpmc_run. */
-			atomic_store_explicit(&c->seq, pos + j + 1, memory_order_release);
+			cells[j]->item = items[done + j];
+			/* Release: pairs with the acquire load in weft_mpmc_pop / mpmc_reserve. */
+			atomic_store_explicit(&cells[j]->seq, pos + j + 1, memory_order_release);
 		}
 		done += k;
+		if (k < MPMC_RUN_MAX || done == n)
+			break; /* a short run: the next cell was busy */
 	}
 	*moved = done;
 	return done > 0 ? 0 : EAGAIN;
@@ -85,20 +93,22 @@ int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 
 int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 {
+	const weft_mpmc_geom g = q->g;
+	weft_mpmc_cell *cells[MPMC_RUN_MAX];
 	size_t done = 0;
-	while (done < n) {
-		size_t pos;
-		size_t k = mpmc_reserve(q, &q->head, n - done, 1, &pos);
-		if (k == 0)
-			break;
+	for (;;) {
+		size_t want = n - done < MPMC_RUN_MAX ? n - done : MPMC_RUN_MAX, pos = 0;
+		size_t k = mpmc_reserve(&g, &q->head, want, 1, cells, &pos);
 		for (size_t j = 0; j < k; j++) {
-			weft_mpmc_cell *c = weft_mpmc_cell_(q, pos + j);
-			items[done + j] = c->item;
+			items[done + j] = cells[j]->item;
 			/* Release: pairs with the acquire load of the next lap's push: our read
 			 * of the item happens before its overwrite. */
-			atomic_store_explicit(&c->seq, pos + j + q->mask + 1, memory_order_release);
+			atomic_store_explicit(&cells[j]->seq, pos + j + g.mask + 1,
+					      memory_order_release);
 		}
 		done += k;
+		if (k < MPMC_RUN_MAX || done == n)
+			break;
 	}
 	*moved = done;
 	return done > 0 ? 0 : EAGAIN;

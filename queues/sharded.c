@@ -177,7 +177,13 @@ int weft_sharded_pop(weft_sharded *q, void **item)
 	return EAGAIN;
 }
 
-/* Batches: one reservation per shard visited, home shard first (queues/ring_batch.c). */
+/*
+ * Batches: the home shard first, one reservation per shard visited (queues/ring_batch.c).
+ * A push_n moves on to the next shards only for what home had no room for, as single
+ * pushes would. A pop_n stops at the first shard that gave it anything, so a consumer
+ * that finds items at home never touches another CPU's shard; it reads the others only
+ * when home is empty.
+ */
 static int sharded_push_n(void *impl, void *const *items, size_t n, size_t *moved)
 {
 	weft_sharded *q = impl;
@@ -185,13 +191,13 @@ static int sharded_push_n(void *impl, void *const *items, size_t n, size_t *move
 	sharded_slot *sl = slot_of(q, idx);
 	unsigned home = home_of(q, sl, idx), i = home;
 	size_t done = 0;
-	for (unsigned s = 0; s < q->n && done < n; s++) {
+	if (weft_mpmc_push_n_(&q->shards[i], items, n, &done) == 0)
+		pushed_home(q, sl, home);
+	for (unsigned s = 1; s < q->n && done < n; s++) {
+		i = i + 1 == q->n ? 0 : i + 1;
 		size_t k = 0;
 		(void)weft_mpmc_push_n_(&q->shards[i], items + done, n - done, &k);
-		if (k > 0 && i == home)
-			pushed_home(q, sl, home);
 		done += k;
-		i = i + 1 == q->n ? 0 : i + 1;
 	}
 	*moved = done;
 	return done > 0 ? 0 : EAGAIN;
@@ -202,15 +208,14 @@ static int sharded_pop_n(void *impl, void **items, size_t n, size_t *moved)
 	weft_sharded *q = impl;
 	uint32_t idx = weft_thread_index();
 	unsigned i = home_of(q, slot_of(q, idx), idx);
-	size_t done = 0;
-	for (unsigned s = 0; s < q->n && done < n; s++) {
-		size_t k = 0;
-		(void)weft_mpmc_pop_n_(&q->shards[i], items + done, n - done, &k);
-		done += k;
+	size_t k = 0;
+	for (unsigned s = 0; s < q->n; s++) {
+		if (weft_mpmc_pop_n_(&q->shards[i], items, n, &k) == 0)
+			break;
 		i = i + 1 == q->n ? 0 : i + 1;
 	}
-	*moved = done;
-	return done > 0 ? 0 : EAGAIN;
+	*moved = k;
+	return k > 0 ? 0 : EAGAIN;
 }
 
 static int sharded_create(void **impl, size_t capacity)

@@ -31,28 +31,38 @@ typedef struct weft_mpmc_cell {
 	void *item;
 } weft_mpmc_cell;
 
-typedef struct weft_mpmc {
-	/* private, read-only after create */
-	weft_mpmc_cell *cells;
+/* Private: where the cells are (read-only after create). */
+typedef struct weft_mpmc_geom {
+	weft_mpmc_cell *cells; /* max(slots, 16) cells, 64-byte aligned */
 	size_t mask;           /* slots - 1 */
-	size_t line_mask;      /* lines - 1, where lines = slots / cells per line */
-	unsigned cell_shift;   /* log2(cells per line) */
-	unsigned line_shift;   /* log2(lines) */
+} weft_mpmc_geom;
+
+typedef struct weft_mpmc {
+	weft_mpmc_geom g; /* private, read-only after create */
 	/* private: producers' and consumers' positions, each on its own line */
 	_Alignas(WEFT_PADDING) _Atomic size_t tail;
 	_Alignas(WEFT_PADDING) _Atomic size_t head;
 } weft_mpmc;
 
 /*
- * The cell of position pos. Consecutive positions are spread over different cache lines
- * (position i lives in line i % lines, entry i / lines), so a consumer reading the cell
- * just behind a producer's does not share its line: the ring stays dense in memory
- * without the false sharing of neighbouring cells.
+ * The cell of position pos. The cells are cut into groups of 16 (four 64-byte lines of
+ * four 16-byte cells); inside a group, consecutive positions go to consecutive lines
+ * (position r of a group: line r % 4, entry r / 4). So a consumer reading the cell just
+ * behind a producer's (1 to 3 positions) does not share its line, while a run of
+ * positions (a batch) stays within a few lines: 16 consecutive positions cover at most 8.
+ * Rings of fewer than 16 slots still allocate 16 cells; the map is one-to-one on 0..15.
  */
+static inline weft_mpmc_cell *weft_mpmc_cell_at_(const weft_mpmc_geom *g, size_t pos)
+{
+	size_t i = pos & g->mask;
+	static const unsigned char perm[16] = { 0, 4, 8, 12, 1, 5, 9, 13,
+						2, 6, 10, 14, 3, 7, 11, 15 };
+	return &g->cells[(i & ~(size_t)15) | perm[i & 15]];
+}
+
 static inline weft_mpmc_cell *weft_mpmc_cell_(const weft_mpmc *q, size_t pos)
 {
-	size_t i = pos & q->mask;
-	return &q->cells[((i & q->line_mask) << q->cell_shift) | (i >> q->line_shift)];
+	return weft_mpmc_cell_at_(&q->g, pos);
 }
 
 /*
@@ -121,7 +131,7 @@ static inline int weft_mpmc_pop(weft_mpmc *q, void **item)
 				*item = c->item;
 				/* Release: pairs with the acquire load in weft_mpmc_push of the next
 				 * lap: our read of the item happens before its overwrite. */
-				atomic_store_explicit(&c->seq, pos + q->mask + 1,
+				atomic_store_explicit(&c->seq, pos + q->g.mask + 1,
 						      memory_order_release);
 				return 0;
 			}

@@ -59,8 +59,9 @@ WEFT_API int weft_queue_pop(weft_queue *q, void **item);
  * Returns: 0 when at least one item went in (*pushed >= 1); EAGAIN (full) or ENOMEM when
  * none did (*pushed == 0); EINVAL (q, items or pushed NULL, n == 0, or any item NULL:
  * nothing is pushed).
- * Per kind: `mpmc` and `sharded` reserve a run of slots with one CAS of the ring's tail
- * (for `sharded`, one per shard visited, home shard first); `spsc` fills the slots and
+ * Per kind: `mpmc` and `sharded` reserve a run of up to 64 slots with one CAS of the
+ * ring's tail, then publish each slot with a plain store (for `sharded`: home shard first,
+ * the next shards only for what home had no room for); `spsc` fills the slots and
  * publishes them with one store; every other kind loops over its single push.
  * Thread-safety and ordering: as weft_queue_push, for each item. Wakes one waiting
  * consumer per item.
@@ -73,8 +74,10 @@ WEFT_API int weft_queue_push_n(weft_queue *q, void *const *items, size_t n, size
  * empty; never waits.
  * Returns: 0 when at least one item came out; EAGAIN when none did (*popped == 0); EINVAL
  * (q, items or popped NULL, n == 0).
- * Per kind: native in `mpmc`, `sharded` (one CAS of a ring's head per run of items) and
- * `spsc` (one store); a loop over pop elsewhere. Thread-safety and ordering: as
+ * Per kind: native in `mpmc`, `sharded` (one CAS of a ring's head per run of up to 64
+ * items; `sharded` takes from the first shard that has any, home first, so it may return
+ * fewer than n while another shard holds more) and `spsc` (one store); a loop over pop
+ * elsewhere. Thread-safety and ordering: as
  * weft_queue_pop, for each item.
  */
 WEFT_API int weft_queue_pop_n(weft_queue *q, void **items, size_t n, size_t *popped);
