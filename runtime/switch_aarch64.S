@@ -7,9 +7,7 @@
  * the low halves d8-d15 of v8-v15) and FPCR in a 176-byte frame on the running stack, stores
  * the stack pointer into *save_sp, loads to_sp and restores the same frame from there.
  * Returns arg in the resumed context (x0), which is also a fresh fiber's entry argument;
- * "ret" jumps to the restored x30 (a fresh fiber's entry function). FPCR is written only
- * when it differs from the value just saved (a write may be self-synchronising; fibers
- * almost always share one floating-point mode).
+ * "ret" jumps to the restored x30 (a fresh fiber's entry function).
  *
  * Frame at a suspended fiber's saved stack pointer (fiber.c builds the same for a fresh one):
  *   sp+0 x19 x20 x21 x22 x23 x24 x25 x26 x27 x28   sp+80 x29   sp+88 x30
@@ -34,8 +32,8 @@ weft_fiber_switch_asm:
 	stp	d10, d11, [sp, #112]
 	stp	d12, d13, [sp, #128]
 	stp	d14, d15, [sp, #144]
-	mrs	x10, fpcr
-	str	x10, [sp, #160]
+	mrs	x9, fpcr
+	str	x9, [sp, #160]
 	mov	x9, sp
 	str	x9, [x0]
 	mov	sp, x1
@@ -50,10 +48,8 @@ weft_fiber_switch_asm:
 	ldp	d12, d13, [sp, #128]
 	ldp	d14, d15, [sp, #144]
 	ldr	x9, [sp, #160]
-	cmp	x9, x10
-	b.eq	1f
 	msr	fpcr, x9
-1:	add	sp, sp, #176
+	add	sp, sp, #176
 	mov	x0, x2
 	ret
 	.cfi_endproc

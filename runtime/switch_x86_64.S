@@ -8,13 +8,9 @@
  * to_sp and pops the same frame from there. Returns arg in the resumed context (rax), and
  * also leaves it in rdi, so a fresh fiber's entry function receives it as its argument.
  * Caller-saved registers need no saving: the switch is an ordinary call to the compiler.
- * The control words are loaded only when they differ from the ones just saved: ldmxcsr
- * and fldcw are microcoded and serialising on common cores, and fibers almost always share
- * one floating-point mode (the two words compare as one 8-byte value, sp+6 kept zero).
  *
  * Frame at a suspended fiber's saved stack pointer (fiber.c builds the same for a fresh one):
- *   sp+0   MXCSR (4 bytes)   sp+4  x87 control word (2 bytes)   sp+6 zero (2 bytes)
- *   sp+8 (8 bytes unused)
+ *   sp+0   MXCSR (4 bytes)      sp+4  x87 control word (2 bytes)   sp+8 (8 bytes unused)
  *   sp+16  r15   sp+24 r14   sp+32 r13   sp+40 r12   sp+48 rbx   sp+56 rbp
  *   sp+64  return address
  */
@@ -35,13 +31,10 @@ weft_fiber_switch_asm:
 	subq	$16, %rsp
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
-	movw	$0, 6(%rsp)
-	movq	(%rsp), %rcx		/* our control words */
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp
-	cmpq	(%rsp), %rcx
-	jne	.Lweft_load_fp
-.Lweft_fp_done:
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
 	addq	$16, %rsp
 	popq	%r15
 	popq	%r14
@@ -56,10 +49,6 @@ weft_fiber_switch_asm:
 	movq	%rdx, %rax
 	movq	%rdx, %rdi
 	jmp	*%r8
-.Lweft_load_fp:
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	jmp	.Lweft_fp_done
 	.cfi_endproc
 	.size	weft_fiber_switch_asm, .-weft_fiber_switch_asm
 #endif
