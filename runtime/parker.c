@@ -11,12 +11,12 @@
  *   PW_THREAD    the fallback: no fiber could be had (ENOMEM), the thread sleeps on the word
  *   PW_TIMER     set by the parking fiber before it suspends when the park has a deadline
  *                (a timer may set PW_TIMEDOUT)
- * Each setter uses one fetch_or and looks at the bits it found. One exception, the common
- * wake: a waker that finds the word exactly PW_SUSPENDED knows that nobody else will write
- * it this period (the suspending side is done, there is no timer, the parking lot makes one
- * unpark per park), so a plain release store of UNPARKED does instead (no locked
- * instruction). The fiber is scheduled by
+ * Each setter uses one fetch_or and looks at the bits it found. The fiber is scheduled by
  * whoever completes the pair {SUSPENDED, the first of UNPARKED/TIMEDOUT}: exactly once.
+ * One exception to the fetch_or, the common wake: a waker that finds the word exactly
+ * PW_SUSPENDED knows that nobody else will write it this period (the suspending side is
+ * done, there is no timer, the parking lot makes one unpark per park), so it stores
+ * SUSPENDED|UNPARKED with a plain release store (no locked instruction) and schedules.
  * After its fetch_or, the waker touches nothing of the waiter unless it is that scheduler
  * (then the fiber cannot run, and its stack stays put, until it is scheduled); before it,
  * the waker reads nothing of the waiter either: `data` (the fiber) is written by the
