@@ -8,7 +8,7 @@
 //	go_peer [-workers N] [-reps R] skynet 10000  and the best and mean time per job
 //	go_peer [-workers N] [-reps R] spawn 5000
 //	go_peer [-workers N] [-reps R] yield 200
-//	go_peer [-workers N] [-reps R] pingpong 50000 (the fiber suite's channel ping-pong)
+//	go_peer [-workers N] [-reps R] pingpong 10000 (the fiber suite's channel ping-pong)
 //	go_peer serve N                              the harness's mode (below)
 //
 // serve: GOMAXPROCS=N; reads one job a line from stdin ("fib 18", "skynet 10000",
