@@ -100,10 +100,14 @@ static void set_stop(void *arg)
 	atomic_store_explicit(&p->stop, true, memory_order_relaxed);
 }
 
+/* Sleeps in 1 ms steps (a timer in this worker's heap each time) until the ping-pong is well
+ * under way, then stops it: each step needs the loop to fire a timer mid-ping-pong. */
 static void sleep_then_stop(void *arg)
 {
 	struct pp *p = arg;
-	CHECK_EQ(weft_sleep(NULL, 1000000), 0); /* 1 ms: a timer in this worker's heap */
+	do
+		CHECK_EQ(weft_sleep(NULL, 1000000), 0);
+	while (atomic_load(&p->turn) < 1000);
 	set_stop(p);
 }
 
@@ -150,6 +154,7 @@ WEFT_TEST(endless_pingpong_lets_timer_fire)
 struct late {
 	_Atomic uint32_t word;
 	_Atomic int ran;
+	uint64_t sink; /* the waker's busy work, kept */
 	weft_wg wg;
 };
 
@@ -172,6 +177,7 @@ static void late_waker(void *arg)
 	volatile uint64_t x = 0;
 	for (uint64_t i = 0; i < weft_test_scale(1000000); i++)
 		x += i;
+	l->sink = x;
 	atomic_fetch_add(&l->ran, 1);
 	weft_wg_done(&l->wg);
 }
