@@ -36,8 +36,8 @@
 
 enum { J_SWITCH, J_PINGPONG };
 
-#if defined(WEFT_TSAN) || defined(WEFT_ASAN) || defined(__SANITIZE_ADDRESS__) ||                  \
-	defined(__SANITIZE_THREAD__)
+#if defined(WEFT_TSAN) || defined(WEFT_ASAN) || defined(__SANITIZE_ADDRESS__) ||                   \
+    defined(__SANITIZE_THREAD__)
 #define FIBER_SANITIZED 1
 #endif
 #if defined(__has_feature)
@@ -56,10 +56,10 @@ enum { J_SWITCH, J_PINGPONG };
 #if defined(FIBER_SANITIZED)
 /* Sanitizer builds check correctness, not speed: small jobs. */
 #define SWITCH_BATCH 64u
-#define PP_ROUNDS 500u
+#define PP_ROUNDS    500u
 #else
-#define SWITCH_BATCH 1024u /* round trips per op call: 2048 switches */
-#define PP_ROUNDS 10000u   /* per job: 20000 switches, a few ms: many jobs per 0.1 s run */
+#define SWITCH_BATCH 1024u  /* round trips per op call: 2048 switches */
+#define PP_ROUNDS    10000u /* per job: 20000 switches, a few ms: many jobs per 0.1 s run */
 #endif
 
 #define UC_STACK ((size_t)64 * 1024)
@@ -308,7 +308,7 @@ static uint64_t pp_op(void *p, bench_thread *t)
 	}
 	weft_wg_add(&s->wg, 2);
 	for (uint32_t k = 0; k < 2; k++) {
-		s->players[k] = (player){ s, k };
+		s->players[k] = (player){s, k};
 		if (weft_go(s->rt, player_fn, &s->players[k])) {
 			fail(s, "weft_go failed");
 			weft_wg_done(&s->wg);
@@ -367,16 +367,16 @@ static uint64_t go_op(void *p, bench_thread *t)
 #endif
 
 static const bench_impl fiber_impls[] = {
-	{ "weft", "weft's fibers: assembly switch (runtime/fiber.h)", weft_switch_unavailable,
-	  plain_create, plain_destroy, weft_switch_init, weft_switch_fini, weft_switch_op, NULL,
-	  fiber_verify, NULL },
-	{ "ucontext", "glibc makecontext/swapcontext", uc_unavailable, plain_create,
-	  plain_destroy, uc_init, uc_fini, uc_op, NULL, fiber_verify, NULL },
-	{ "weft_park", "two weft tasks alternating with weft_park/weft_unpark", pp_unavailable,
-	  pp_create, pp_destroy, NULL, NULL, pp_op, NULL, fiber_verify, NULL },
+    {"weft", "weft's fibers: assembly switch (runtime/fiber.h)", weft_switch_unavailable,
+     plain_create, plain_destroy, weft_switch_init, weft_switch_fini, weft_switch_op, NULL,
+     fiber_verify, NULL},
+    {"ucontext", "glibc makecontext/swapcontext", uc_unavailable, plain_create, plain_destroy,
+     uc_init, uc_fini, uc_op, NULL, fiber_verify, NULL},
+    {"weft_park", "two weft tasks alternating with weft_park/weft_unpark", pp_unavailable,
+     pp_create, pp_destroy, NULL, NULL, pp_op, NULL, fiber_verify, NULL},
 #if WEFT_BENCH_HAVE_GO
-	{ "go", "peer: two goroutines on unbuffered channels (go_peer, GOMAXPROCS = threads)",
-	  go_unavailable, go_create, go_destroy, NULL, NULL, go_op, NULL, fiber_verify, NULL },
+    {"go", "peer: two goroutines on unbuffered channels (go_peer, GOMAXPROCS = threads)",
+     go_unavailable, go_create, go_destroy, NULL, NULL, go_op, NULL, fiber_verify, NULL},
 #endif
 };
 
@@ -385,8 +385,8 @@ static size_t fiber_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
 	static const struct {
 		const char *name;
 		unsigned job, workers;
-	} jobs[] = { { "switch", J_SWITCH, 1 }, { "pingpong", J_PINGPONG, 1 },
-		     { "pingpong", J_PINGPONG, 2 } };
+	} jobs[] = {
+	    {"switch", J_SWITCH, 1}, {"pingpong", J_PINGPONG, 1}, {"pingpong", J_PINGPONG, 2}};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0] && n < max; i++, n++) {
 		memset(&out[n], 0, sizeof out[n]);
@@ -402,10 +402,10 @@ static size_t fiber_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
 }
 
 const bench_suite bench_suite_fiber = {
-	.name = "fiber",
-	.what = "one context switch: raw fiber switch, and a park/unpark ping-pong of two tasks",
-	.unit_note = "1 op = one switch; threads column = workers (switch: one thread)",
-	.impls = fiber_impls,
-	.nimpls = sizeof fiber_impls / sizeof fiber_impls[0],
-	.shapes = fiber_shapes,
+    .name = "fiber",
+    .what = "one context switch: raw fiber switch, and a park/unpark ping-pong of two tasks",
+    .unit_note = "1 op = one switch; threads column = workers (switch: one thread)",
+    .impls = fiber_impls,
+    .nimpls = sizeof fiber_impls / sizeof fiber_impls[0],
+    .shapes = fiber_shapes,
 };

@@ -59,10 +59,10 @@ static void player_fn(void *arg)
 static void pingpong_exact(unsigned workers)
 {
 	weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
-	struct pp p = { .rounds = (uint32_t)weft_test_scale(200000) };
+	struct pp p = {.rounds = (uint32_t)weft_test_scale(200000)};
 	weft_wg_init(&p.wg);
 	weft_wg_add(&p.wg, 2);
-	struct player pl[2] = { { &p, 0 }, { &p, 1 } };
+	struct player pl[2] = {{&p, 0}, {&p, 1}};
 	CHECK_EQ(weft_go(rt, player_fn, &pl[0]), 0);
 	CHECK_EQ(weft_go(rt, player_fn, &pl[1]), 0);
 	CHECK_EQ(weft_wg_wait(&p.wg, NULL), 0);
@@ -90,7 +90,7 @@ WEFT_STRESS(pingpong_exact_4)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -115,10 +115,10 @@ static void sleep_then_stop(void *arg)
 static void endless_pingpong_lets(void (*stopper)(void *), bool stopper_first)
 {
 	weft_rt *rt = start_rt(1, WEFT_SCHED_STEAL);
-	struct pp p = { .rounds = 0 };
+	struct pp p = {.rounds = 0};
 	weft_wg_init(&p.wg);
 	weft_wg_add(&p.wg, 2);
-	struct player pl[2] = { { &p, 0 }, { &p, 1 } };
+	struct player pl[2] = {{&p, 0}, {&p, 1}};
 	if (stopper_first) /* the sleeper parks before the players start */
 		CHECK_EQ(weft_go(rt, stopper, &p), 0);
 	CHECK_EQ(weft_go(rt, player_fn, &pl[0]), 0);
@@ -186,7 +186,7 @@ WEFT_TEST(woken_fiber_runs_after_busy_waker)
 {
 	for (unsigned workers = 1; workers <= 2; workers++) {
 		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
-		struct late l = { 0 };
+		struct late l = {0};
 		weft_wg_init(&l.wg);
 		weft_wg_add(&l.wg, 2);
 		CHECK_EQ(weft_go(rt, late_sleeper, &l), 0);
