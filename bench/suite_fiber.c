@@ -397,6 +397,9 @@ static size_t fiber_shapes(const bench_cfg *cfg, bench_shape *out, size_t max)
 		/* switch: a batch of 2048 switches is short, sample as usual; pingpong: one
 		 * job per call, time every call. */
 		out[n].sample_every = jobs[i].job == J_PINGPONG ? 1 : 0;
+		/* pingpong: a job counts whole (bench_shape.whole_calls), never cut by the
+		 * window. */
+		out[n].whole_calls = jobs[i].job == J_PINGPONG;
 	}
 	return n;
 }
