@@ -14,9 +14,11 @@
  *   out-of-line path that touches the cache first folds n_ back and moves the hot object
  *   into loaded_ if it has room (cache_unload), and reopens the window when done
  *   (cache_load). Out of line, a hot object left in place (loaded_ full or NULL) is the top
- *   of the cache: cache_take takes it first. The window is open exactly when loaded_ is
- *   not NULL. Debug and ASan builds keep every window shut (hot_ SHUT, cap_ == 0, n_ == 0)
- *   so every call comes here for its checks. The shared cache and caches[0] never open.
+ *   of the cache: cache_take takes it first. cache_load opens the window (hot_ NULL or an
+ *   object) when loaded_ is not NULL and shuts it (hot_ SHUT) when loaded_ is NULL and no
+ *   hot object is left. Debug and ASan builds keep every window shut (hot_ SHUT,
+ *   cap_ == 0, n_ == 0) so every call comes here for its checks. The shared cache and
+ *   caches[0] never open.
  * - depot.full holds magazines with rounds > 0 (a flushed cache may leave partial ones
  *   there); depot.empty holds magazines with rounds == 0.
  * - Every object is in exactly one place: out (held by a user), in one magazine slot or
