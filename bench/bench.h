@@ -120,7 +120,8 @@ typedef struct bench_suite {
 } bench_suite;
 
 extern const bench_suite bench_suite_counter, bench_suite_mutex, bench_suite_rwlock,
-	bench_suite_queue, bench_suite_reclaim, bench_suite_sched, bench_suite_pool;
+	bench_suite_queue, bench_suite_reclaim, bench_suite_sched, bench_suite_pool,
+	bench_suite_fiber;
 
 /* One repeat of one figure. */
 typedef struct bench_sample {

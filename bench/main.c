@@ -21,6 +21,7 @@
 static const bench_suite *const all_suites[] = {
 	&bench_suite_counter, &bench_suite_mutex,   &bench_suite_rwlock,
 	&bench_suite_queue,   &bench_suite_reclaim, &bench_suite_sched,   &bench_suite_pool,
+	&bench_suite_fiber,
 };
 #define NSUITES (sizeof all_suites / sizeof all_suites[0])
 
@@ -31,7 +32,7 @@ static void usage(FILE *f)
 		"       weft-bench compare OLD.json NEW.json\n"
 		"       weft-bench plot RUN.json -o DIR\n"
 		"\n"
-		"suites: counter mutex rwlock queue reclaim sched pool all (default: all)\n"
+		"suites: counter mutex rwlock queue reclaim sched pool fiber all (default: all)\n"
 		"\n"
 		"options:\n"
 		"  --list               the suites and their implementations, then exit\n"
@@ -323,7 +324,7 @@ int main(int argc, char **argv)
 	size_t nsuites = 0;
 	bool list = false, quiet = false, threads_set = false, all = false;
 	const char *csv = NULL, *json = NULL, *outdir = NULL, *impl_arg = NULL;
-	char suite_names[128] = "counter mutex rwlock queue reclaim sched all";
+	char suite_names[128] = "counter mutex rwlock queue reclaim sched pool fiber all";
 
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i], *val = NULL, name[64];

@@ -4,8 +4,9 @@
  * A worker thread's own stack (main_fiber) runs no tasks: it switches to a pool fiber
  * whose body is the worker loop, and comes back only at shutdown. Every pool fiber's
  * bottom frame is the loop, so any fiber can run tasks; a task that blocks leaves its
- * fiber suspended with the task on it, and the worker switches to another fiber: a woken
- * one from its LIFO slot, or a fresh one from the pool that simply continues the loop.
+ * fiber suspended with the task on it, and the worker switches to another fiber: the one
+ * its task woke last (the hand-off, see weft_fibers_schedule), a woken one from its LIFO
+ * slot, or a fresh one from the pool that simply continues the loop.
  *
  * The hand-off: a fiber cannot finish what it does about itself before the switch (put
  * itself in a pool, declare itself suspended) — another thread could then resume it while
@@ -27,6 +28,9 @@
  * stacks for the next burst; weft_rt_stop frees them. Untouched stack pages cost no RAM. */
 #define POOL_MAX 64
 #define CACHE_MAX 16384
+
+/* Hand-offs in a row (weft_fibers_suspend) before the worker loop gets a round. */
+#define HANDOFF_BUDGET 64
 
 static inline void count(_Atomic uint64_t *c)
 {
@@ -104,33 +108,63 @@ static void pool_put(struct worker *w, struct sfiber *sf)
 	w->pool_count++;
 }
 
-/* Make a suspended fiber runnable: the LIFO slot of the waker's worker when the waker is
- * one of sf's runtime's workers (the displaced fiber goes to the injection queue), else
- * the injection queue. */
+/* The public way to make sf runnable: the LIFO slot of w (the displaced fiber goes to the
+ * injection queue), an idle worker told. */
+static void schedule_lifo(struct worker *w, struct sfiber *sf)
+{
+	weft_rt *rt = sf->rt;
+	/* Seq_cst: the release part publishes the fiber (and what its waker wrote) to whoever
+	 * takes it from the slot (pairs with their exchange); being seq_cst it also serves as
+	 * step S2 of park.c's protocol for the seq_cst loads in weft_park_notify_sc, in place
+	 * of a separate fence (one locked instruction instead of two on x86-64). */
+	void *old = atomic_exchange_explicit(&w->lifo, item_make(sf, ITEM_FIBER),
+					     memory_order_seq_cst);
+	if (old != NULL) {
+		weft_inject_push_fiber(&rt->inject, item_ptr(old));
+		weft_park_notify(rt, true);
+		return;
+	}
+	/* The fiber is public now: an idle worker must not miss it. */
+	weft_park_notify_sc(rt);
+}
+
+/*
+ * Make a suspended fiber runnable. When the waker is a task on one of sf's runtime's
+ * workers (work-stealing scheduler), sf becomes that worker's hand-off: a private slot,
+ * written and read by the worker's thread only, with no atomic instruction and no wake-up
+ * of another worker. The hand-off runs next: when the waking task blocks, its fiber
+ * switches straight to it (weft_fibers_suspend), and when the task ends, the loop takes it
+ * first (weft_fibers_take_handoff). This is the message-passing fast path (a ping-pong
+ * between two tasks is one switch per turn, on one worker, its stacks hot in one cache),
+ * as Go's runnext and Tokio's LIFO slot. The price, Tokio's: a hand-off is invisible to
+ * thieves, so a waker that goes on computing delays the woken fiber until it blocks or
+ * ends — never longer, and never at all when the worker's thread sleeps (park_thread
+ * publishes it first). A second wake while the slot is full goes the public way: the LIFO
+ * slot (stealable, an idle worker told), or the injection queue from outside the runtime.
+ */
 void weft_fibers_schedule(struct sfiber *sf)
 {
 	struct worker *w = weft_worker_self();
-	weft_rt *rt = sf->rt;
-	if (w != NULL && w->rt == rt && !w->shared) {
-		/* Seq_cst: the release part publishes the fiber (and what its waker wrote) to
-		 * whoever takes it from the slot (pairs with their exchange); being seq_cst it
-		 * also serves as step S2 of park.c's protocol for the seq_cst loads in
-		 * weft_park_notify_sc, in place of a separate fence (one locked instruction
-		 * instead of two on x86-64). */
-		void *old = atomic_exchange_explicit(&w->lifo, item_make(sf, ITEM_FIBER),
-						     memory_order_seq_cst);
-		if (old != NULL) {
-			weft_inject_push_fiber(&rt->inject, item_ptr(old));
-			weft_park_notify(rt, true);
+	if (w != NULL && w->rt == sf->rt && !w->shared) {
+		if (w->handoff == NULL) {
+			w->handoff = sf;
 			return;
 		}
-		/* The waker may go on without blocking (even spin on what the woken fiber will
-		 * do), so an idle worker must not miss this one. */
-		weft_park_notify_sc(rt);
+		schedule_lifo(w, sf);
 		return;
 	}
-	weft_inject_push_fiber(&rt->inject, sf);
-	weft_park_notify(rt, true);
+	weft_inject_push_fiber(&sf->rt->inject, sf);
+	weft_park_notify(sf->rt, true);
+}
+
+/* Before the worker's thread sleeps (the thread parker): the hand-off must not wait for it. */
+void weft_fibers_publish_handoff(struct worker *w)
+{
+	struct sfiber *sf = w->handoff;
+	if (sf != NULL) {
+		w->handoff = NULL;
+		schedule_lifo(w, sf);
+	}
 }
 
 void weft_fibers_after_switch(void)
@@ -188,12 +222,28 @@ void weft_fibers_resume(struct worker *w, struct sfiber *target)
 /* Suspend the running task's fiber (the caller set up the hand-off) and run another. */
 int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 {
-	/* A woken fiber first (message-passing latency), else a fresh loop fiber. */
+	/* The hand-off first (the fiber this task just woke: straight to it), then a woken
+	 * fiber in the LIFO slot (message-passing latency), else a fresh loop fiber. */
+	struct sfiber *target = w->handoff;
+	bool loop_due = false;
+	if (target != NULL) {
+		w->handoff = NULL;
+		if (++w->handoff_streak < HANDOFF_BUDGET) {
+			count(&w->c.fiber_resumes);
+			switch_to(w, target, kind, arg, false);
+			return 0;
+		}
+		/* Fairness: tasks handing off to each other forever would keep the loop (the
+		 * injection queue, the deque, timers) from running on this worker. Now and then
+		 * the hand-off goes public and a loop fiber runs one round first. */
+		schedule_lifo(w, target);
+		loop_due = true;
+	}
 	void *item = NULL;
-	if (!w->shared && atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL)
-		/* Acq_rel: pairs with the exchange in weft_fibers_schedule. */
+	if (!loop_due && !w->shared && atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL)
+		/* Acq_rel: pairs with the exchange in schedule_lifo. */
 		item = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel);
-	struct sfiber *target = item != NULL ? item_ptr(item) : weft_fibers_get(w);
+	target = item != NULL ? item_ptr(item) : weft_fibers_get(w);
 	if (target == NULL)
 		return ENOMEM;
 	if (item != NULL)

@@ -9,8 +9,14 @@
  *   PW_TIMEDOUT  set by the timer that fired for the park's deadline (timer.c), under the
  *                timer heap's lock
  *   PW_THREAD    the fallback: no fiber could be had (ENOMEM), the thread sleeps on the word
+ *   PW_TIMER     set by the parking fiber before it suspends when the park has a deadline
+ *                (a timer may set PW_TIMEDOUT)
  * Each setter uses one fetch_or and looks at the bits it found. The fiber is scheduled by
  * whoever completes the pair {SUSPENDED, the first of UNPARKED/TIMEDOUT}: exactly once.
+ * One exception to the fetch_or, the common wake: a waker that finds the word exactly
+ * PW_SUSPENDED knows that nobody else will write it this period (the suspending side is
+ * done, there is no timer, the parking lot makes one unpark per park), so it stores
+ * SUSPENDED|UNPARKED with a plain release store (no locked instruction) and schedules.
  * After its fetch_or, the waker touches nothing of the waiter unless it is that scheduler
  * (then the fiber cannot run, and its stack stays put, until it is scheduled); before it,
  * the waker reads nothing of the waiter either: `data` (the fiber) is written by the
@@ -29,7 +35,7 @@
 #include "../sync/futex.h"
 #include "sched.h"
 
-enum { PW_UNPARKED = 1u, PW_SUSPENDED = 2u, PW_TIMEDOUT = 4u, PW_THREAD = 8u };
+enum { PW_UNPARKED = 1u, PW_SUSPENDED = 2u, PW_TIMEDOUT = 4u, PW_THREAD = 8u, PW_TIMER = 16u };
 
 static inline void count(_Atomic uint64_t *c)
 {
@@ -46,6 +52,8 @@ static int park_thread(weft_waiter *wt, uint64_t deadline)
 	struct worker *w = weft_worker_self();
 	if (w != NULL && !w->shared && deque_publish(w->deque))
 		weft_park_notify(w->rt, true); /* a sleeping worker must not miss them */
+	if (w != NULL)
+		weft_fibers_publish_handoff(w); /* nor the fiber this task woke last */
 	/* Acq_rel: pairs with unpark's fetch_or: it sees PW_THREAD and wakes the futex. */
 	uint32_t v = atomic_fetch_or_explicit(&wt->word, PW_THREAD, memory_order_acq_rel) |
 		     PW_THREAD;
@@ -94,6 +102,11 @@ static int fiber_park(weft_waiter *wt, uint64_t deadline)
 	wt->data = w->cur;
 	struct timer tm;
 	if (deadline != WEFT_NO_DEADLINE) {
+		/* Acq_rel: pairs with unpark's fetch_or (a wake already in: no park), and tells
+		 * it that a timer may write the word too (no plain-store wake this period). */
+		if (atomic_fetch_or_explicit(&wt->word, PW_TIMER, memory_order_acq_rel) &
+		    PW_UNPARKED)
+			return 0;
 		tm = (struct timer){ .deadline = deadline, .wt = wt, .idx = TIMER_NONE };
 		if (weft_timer_add(w, &tm) != 0)
 			return park_thread(wt, deadline);
@@ -122,6 +135,17 @@ static int fiber_park(weft_waiter *wt, uint64_t deadline)
 
 static void fiber_unpark(weft_waiter *wt)
 {
+	/* Acquire: pairs with the hand-off's fetch_or of SUSPENDED (wt->data is set and stays
+	 * put after it). Exactly SUSPENDED: the fiber is suspended, no timer and no thread
+	 * sleeper can write the word, and this is the period's one unpark: ours alone. */
+	if (atomic_load_explicit(&wt->word, memory_order_acquire) == PW_SUSPENDED) {
+		struct sfiber *sf = wt->data; /* read before the store: wt may go after it */
+		/* Release: publishes the waker's writes to the fiber, which loads the word with
+		 * acquire when it resumes (fiber_park). It cannot resume before the schedule. */
+		atomic_store_explicit(&wt->word, PW_SUSPENDED | PW_UNPARKED, memory_order_release);
+		weft_fibers_schedule(sf);
+		return;
+	}
 	/* Acq_rel: the release publishes the waker's writes; the acquire pairs with the
 	 * hand-off's fetch_or of SUSPENDED, after which wt->data is set and stays put. */
 	uint32_t old = atomic_fetch_or_explicit(&wt->word, PW_UNPARKED, memory_order_acq_rel);

@@ -103,6 +103,8 @@ struct worker {
 	/* Fibers (fibers.c): owner only. */
 	weft_fiber *main_fiber; /* the thread's own stack: runs no tasks */
 	struct sfiber *cur;     /* the fiber running on this worker now */
+	struct sfiber *handoff; /* a fiber this worker's task just woke, run next (fibers.c) */
+	unsigned handoff_streak; /* hand-offs since the loop last ran (fibers.c) */
 	struct sfiber *pool;    /* idle fibers, reset on reuse */
 	unsigned pool_count;
 	int after_kind;
@@ -114,6 +116,18 @@ struct worker {
 	size_t heap_len, heap_cap;
 	_Atomic uint64_t timer_next;
 } __attribute__((aligned(WEFT_PADDING)));
+
+/* The worker loop's first look (fibers.c explains the hand-off): the fiber this worker's
+ * task woke last, as a work item, or NULL. Owner only. */
+static inline void *weft_fibers_take_handoff(struct worker *w)
+{
+	struct sfiber *sf = w->handoff;
+	w->handoff_streak = 0;
+	if (sf == NULL)
+		return NULL;
+	w->handoff = NULL;
+	return item_make(sf, ITEM_FIBER);
+}
 
 /* The built-in injection queue: a growable ring under a mutex. */
 struct inject {
@@ -188,6 +202,7 @@ void weft_fibers_after_switch(void);
 uint32_t weft_sfiber_id_next(void); /* parker.c: a new fiber's weft_exec_id() */
 void weft_fibers_resume(struct worker *w, struct sfiber *target); /* from the loop only */
 void weft_fibers_schedule(struct sfiber *sf);
+void weft_fibers_publish_handoff(struct worker *w); /* before a worker's thread sleeps */
 void weft_fibers_cache_free(weft_rt *rt);
 int weft_fibers_prepare(struct worker *w);
 void weft_fibers_pool_free(struct worker *w);

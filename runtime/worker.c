@@ -176,6 +176,8 @@ static void *find_local(struct worker *w)
 		return weft_inject_pop(&rt->inject);
 	if (++w->tick % 61 == 0 && (item = weft_inject_pop(&rt->inject)) != NULL)
 		return item;
+	if ((item = weft_fibers_take_handoff(w)) != NULL) /* fibers.c: the hand-off */
+		return item;
 	/* Relaxed load as a cheap emptiness check; acq_rel exchange pairs with the push. */
 	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
 	    (item = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL)

@@ -33,7 +33,7 @@ cat "$tmp/out"
 grep -q '"schema": "weft-bench/1"' "$tmp/all.json"
 grep -q '^suite,variant,impl,threads' "$tmp/all.csv"
 if grep -q '"status": "failed"' "$tmp/all.json"; then echo "FAIL: a figure failed"; exit 1; fi
-for s in counter mutex rwlock queue reclaim sched; do
+for s in counter mutex rwlock queue reclaim sched fiber; do
 	grep -q "\"suite\": \"$s\"" "$tmp/all.json" || { echo "FAIL: no $s figures"; exit 1; }
 done
 echo "== ops mode, fixed queue shape, pinning, --out-dir"
@@ -66,6 +66,9 @@ if "$wb" --list | grep '^  go ' >/dev/null; then
 	expect 1 env WEFT_BENCH_GO_PEER="$tmp/fake_go_peer" "$wb" sched --impl go --threads 1 \
 		--duration 2ms --warmup 0 --repeat 1 --quiet
 	grep -q "fib returned a wrong sum" "$tmp/out" "$tmp/err"
+	expect 1 env WEFT_BENCH_GO_PEER="$tmp/fake_go_peer" "$wb" fiber --impl go \
+		--duration 2ms --warmup 0 --repeat 1 --quiet
+	grep -q "turn count is not twice the rounds" "$tmp/out" "$tmp/err"
 fi
 echo "== an unwritable output path fails before the run"
 expect 1 "$wb" counter --json /nonexistent-dir/x.json --threads 1 --duration 5ms --repeat 1

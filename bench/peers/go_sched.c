@@ -160,6 +160,54 @@ int bench_go_job(bench_go *g, unsigned workload, uint64_t n, uint64_t tasks, uin
 	return 0;
 }
 
+/* One "JOB N" line for the other suites' jobs (the fiber suite's pingpong); the same
+ * exchange as bench_go_job's, which keeps its own workload numbering. */
+int bench_go_request(bench_go *g, const char *job, uint64_t n, uint64_t *result,
+		     uint64_t *go_ns, char *err, size_t errlen)
+{
+	char line[64];
+	int len = snprintf(line, sizeof line, "%s %llu\n", job, (unsigned long long)n);
+	if (len <= 0 || (size_t)len >= sizeof line)
+		return fail(err, errlen, "job name too long", job);
+	for (int off = 0; off < len;) {
+		/* MSG_NOSIGNAL: a dead go_peer is an error here, not a SIGPIPE. */
+		ssize_t w = send(g->fd, line + off, (size_t)(len - off), MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return fail(err, errlen, "send", strerror(errno));
+		off += (int)w;
+	}
+	g->len = 0;
+	for (;;) {
+		char *nl = memchr(g->buf, '\n', g->len);
+		if (nl) {
+			*nl = '\0';
+			break;
+		}
+		if (g->len == sizeof g->buf - 1)
+			return fail(err, errlen, "answer too long", NULL);
+		struct pollfd p = { .fd = g->fd, .events = POLLIN };
+		int pr = poll(&p, 1, 60000);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			return fail(err, errlen, "no answer within 60 s", line);
+		ssize_t r = read(g->fd, g->buf + g->len, sizeof g->buf - 1 - g->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return fail(err, errlen, "exited", r < 0 ? strerror(errno) : NULL);
+		g->len += (size_t)r;
+	}
+	unsigned long long res, ns;
+	if (sscanf(g->buf, "%llu %llu", &res, &ns) != 2)
+		return fail(err, errlen, "answered", g->buf);
+	*result = res;
+	*go_ns = ns;
+	return 0;
+}
+
 void bench_go_close(bench_go *g)
 {
 	if (!g)

@@ -20,6 +20,10 @@ bench_go *bench_go_open(unsigned workers, char *err, size_t errlen);
  * (go_peer died, answered an error, or took over 60 s). */
 int bench_go_job(bench_go *g, unsigned workload, uint64_t n, uint64_t tasks, uint64_t *result,
 		 uint64_t *go_ns, char *err, size_t errlen);
+/* Send one job line "JOB N" (e.g. "pingpong 10000", the fiber suite's job) and wait for
+ * the answer, as bench_go_job does. */
+int bench_go_request(bench_go *g, const char *job, uint64_t n, uint64_t *result,
+		     uint64_t *go_ns, char *err, size_t errlen);
 /* Close its input, wait for it to exit (killed after 5 s) and free g. */
 void bench_go_close(bench_go *g);
 

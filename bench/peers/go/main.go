@@ -8,6 +8,7 @@
 //	go_peer [-workers N] [-reps R] skynet 10000  and the best and mean time per job
 //	go_peer [-workers N] [-reps R] spawn 5000
 //	go_peer [-workers N] [-reps R] yield 200
+//	go_peer [-workers N] [-reps R] pingpong 10000 (the fiber suite's channel ping-pong)
 //	go_peer serve N                              the harness's mode (below)
 //
 // serve: GOMAXPROCS=N; reads one job a line from stdin ("fib 18", "skynet 10000",
@@ -98,6 +99,29 @@ func yield(yields, tasks uint64) uint64 {
 	return atomic.LoadUint64(&count)
 }
 
+// pingpong: two goroutines take turns n times each over two unbuffered channels; the
+// turn count travels with the message and each side adds one, so the answer is 2n (the
+// fiber suite's Go peer, bench/suite_fiber.c: one send and receive per switch of turn).
+func pingpong(n uint64) uint64 {
+	ping, pong := make(chan uint64), make(chan uint64)
+	done := make(chan uint64)
+	go func() {
+		var t uint64
+		for i := uint64(0); i < n; i++ {
+			t = <-ping
+			pong <- t + 1
+		}
+		done <- t
+	}()
+	var t uint64
+	for i := uint64(0); i < n; i++ {
+		ping <- t + 1
+		t = <-pong
+	}
+	<-done
+	return t
+}
+
 // run does one job; tasks is only used by yield (0: 2 x GOMAXPROCS, as weft's job).
 func run(job string, n, tasks uint64) (uint64, error) {
 	switch job {
@@ -120,6 +144,8 @@ func run(job string, n, tasks uint64) (uint64, error) {
 		return <-c, nil
 	case "spawn":
 		return spawn(n), nil
+	case "pingpong":
+		return pingpong(n), nil
 	case "yield":
 		if tasks == 0 {
 			tasks = 2 * uint64(runtime.GOMAXPROCS(0))
@@ -142,6 +168,8 @@ func expect(job string, n, tasks uint64) uint64 {
 		return n * (n - 1) / 2
 	case "spawn":
 		return n
+	case "pingpong":
+		return 2 * n
 	}
 	if tasks == 0 {
 		tasks = 2 * uint64(runtime.GOMAXPROCS(0))
