@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <sched.h>
 
+#include <weft/hazard.h>
+
 #include "../sync/alloc.h"
 #include "sched.h"
 
@@ -257,6 +259,9 @@ int weft_fibers_yield(void)
 	struct worker *w = weft_worker_self();
 	if (w == NULL)
 		return EPERM;
+	/* The yielding fiber may resume on another worker: the hazard-pointer rule of
+	 * include/weft/hazard.h, asserted as at every park (parker.c). */
+	WEFT_HAZARD_ASSERT_NONE_HELD();
 	struct sfiber *target = weft_fibers_get(w);
 	if (target == NULL) {
 		sched_yield();

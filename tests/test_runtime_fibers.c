@@ -624,6 +624,7 @@ WEFT_TEST(task_stack_overflow_reported)
 /* ---- debug builds: a task that blocks while holding a hazard pointer is stopped ---- */
 #if defined(WEFT_DEBUG_CHECKS)
 static int hazard_target;
+static bool hazard_by_yield; /* set before the child forks */
 
 static void block_holding_hazard(void *arg)
 {
@@ -631,7 +632,11 @@ static void block_holding_hazard(void *arg)
 	if (rec == NULL)
 		return;
 	weft_hazard_set(rec, 0, &hazard_target);
-	weft_sleep(NULL, 1000000); /* parks the fiber: the debug check aborts here */
+	/* Either switches the fiber away: the debug check aborts there. */
+	if (hazard_by_yield)
+		weft_yield();
+	else
+		weft_sleep(NULL, 1000000);
 	weft_hazard_clear(rec, 0);
 	*(int *)arg = 1;
 }
@@ -650,12 +655,16 @@ WEFT_TEST(hazard_held_across_block_caught_in_debug_builds)
 {
 #if defined(WEFT_DEBUG_CHECKS)
 	static char out[65536];
-	int status = weft_test_run_child(hazard_child, out, sizeof out);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-		fprintf(stderr, "child status %#x, stderr:\n%s\n", status, out);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
-	CHECK(strstr(out, "hazard pointer held across a fiber switch") != NULL);
-	printf("a hazard pointer held across a block aborts the task's process\n");
+	for (int by_yield = 0; by_yield < 2; by_yield++) {
+		hazard_by_yield = by_yield;
+		int status = weft_test_run_child(hazard_child, out, sizeof out);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+			fprintf(stderr, "child status %#x, stderr:\n%s\n", status, out);
+		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+		CHECK(strstr(out, "hazard pointer held across a fiber switch") != NULL);
+		printf("a hazard pointer held across a %s aborts the task's process\n",
+		       by_yield ? "yield" : "block");
+	}
 #else
 	printf("release build: the check is compiled out (WEFT_DEBUG_CHECKS)\n");
 #endif
