@@ -26,7 +26,20 @@
  * Not part of the build (spin is not a dependency). To run:
  *   spin -DNR=2 -DSH=1 -DNW=2 -DWCANC -a brwlock.pml
  *   gcc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m100000
- * Results (spin 6.5.2) are listed in the commit that added this file and in its report.
+ *   (bigger configurations: add -DMEMLIM=1500 and mind the memory; -DBITSTATE for a sample)
+ * Results (spin 6.5.2, exhaustive, -DSAFETY -DCOLLAPSE):
+ *   NR=1 SH=1 NW=1: 47,293 states, 0 errors;
+ *   NR=1 SH=1 NW=1 NONAP: invalid end state at depth 76 (the invariant-5 window: the
+ *     reader loads its slot, the writer CASes SLEEP in and parks, the reader stores);
+ *   NR=1 SH=1 NW=1 NONAP ATOMIC_UNLOCK: 45,574 states, 0 errors;
+ *   NR=1 SH=1 NW=2 WCANC: 4,164,385 states, 0 errors;
+ *   NR=2 SH=0 NW=2 WCANC NEST: 9,073,411 states, 0 errors;
+ *   NR=2 SH=0 NW=2 WCANC NEST NONAP ATOMIC_UNLOCK: 8,017,893 states, 0 errors.
+ *   NR=2 SH=1 NW=2 WCANC: over 60 million states in 280 s, no error, not completed.
+ * Mutation checks (each found): a reader that does not re-check wflag after announcing
+ * (own slot, or shared slot): assertion violated; brw_leave without its wake, or a retreat
+ * by load + store instead of an exchange (NONAP ATOMIC_UNLOCK): invalid end state; a
+ * leaving writer that does not wake wflag's parkers: invalid end state.
  */
 #ifndef NR
 #define NR 2
