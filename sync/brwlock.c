@@ -41,6 +41,11 @@
  *      long) SLEEP is set well before the reader leaves, and the reader sees it.
  *   6. A reader that leaves touches the lock no more after the store or CAS that drops its
  *      count (a wake uses the slot address only: a parking-lot key).
+ *
+ * tests/models/brwlock.pml models this protocol (claim, drain, SLEEP, parking, shared slot,
+ * cancellation) for spin: exclusion, no lost wake-up except the window of invariant 5 (it
+ * finds that one when naps are switched off, and none once the inline unlock is made one
+ * atomic step), and invariant 3 at the end.
  */
 #include <errno.h>
 #include <stdio.h>

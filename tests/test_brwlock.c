@@ -217,3 +217,138 @@ WEFT_TEST(deadline)
 	rw_case_deadline(&o);
 	check_idle_destroy(&o);
 }
+
+/* ---- the writer's sleep hint in the reader's slot ---- */
+
+static _Atomic uint32_t *own_slot(weft_brwlock *b)
+{
+	return weft_brwlock_line_(b, weft_thread_index() + 1);
+}
+
+struct slot_probe {
+	weft_brwlock *b;
+	_Atomic uint32_t *slot;
+};
+
+static bool slot_has_sleep(void *p)
+{
+	struct slot_probe *s = p;
+	return (atomic_load(s->slot) & WEFT_BRWLOCK_SLEEP_) != 0;
+}
+
+/*
+ * A writer that waits for a reader naps with SLEEP in that reader's slot. A nested lock
+ * keeps it, an unlock that leaves a lock held keeps it (the writer must go on waiting),
+ * and the last unlock clears it and lets the writer in.
+ */
+WEFT_TEST(sleep_hint_in_the_slot)
+{
+	struct rw_ops o = make_ops();
+	weft_brwlock *b = o.lock;
+	CHECK_EQ(weft_brwlock_rdlock(b, NULL), 0);
+	struct slot_probe p = { b, own_slot(b) };
+	CHECK_EQ(atomic_load(p.slot), WEFT_BRWLOCK_REG_ + 1);
+	struct rw_call w;
+	pthread_t tw;
+	rw_call_start(&w, &tw, &o, NULL, true);
+	w.unlock_after = false;
+	rw_await(slot_has_sleep, &p);
+	CHECK_EQ(weft_brwlock_rdlock(b, NULL), 0); /* nested: in, although a writer waits */
+	CHECK_EQ(atomic_load(p.slot), WEFT_BRWLOCK_REG_ + WEFT_BRWLOCK_SLEEP_ + 2);
+	CHECK_EQ(weft_brwlock_rdunlock(b), 0);
+	CHECK_EQ(atomic_load(p.slot), WEFT_BRWLOCK_REG_ + WEFT_BRWLOCK_SLEEP_ + 1);
+	rw_sleep_ms(5);
+	CHECK(!atomic_load(&w.done));
+	CHECK_EQ(weft_brwlock_rdunlock(b), 0);
+	CHECK_EQ(atomic_load(p.slot), WEFT_BRWLOCK_REG_);
+	pthread_join(tw, NULL);
+	CHECK_EQ(atomic_load(&w.result), 0);
+	CHECK_EQ(weft_brwlock_wrunlock(b), 0);
+	check_idle_destroy(&o);
+}
+
+/* A writer waiting for another writer (not for readers) is cancelled; nothing is left. */
+WEFT_TEST(cancel_writer_behind_writer)
+{
+	struct rw_ops o = make_ops();
+	weft_ctx *ctx;
+	CHECK_EQ(weft_ctx_with_cancel(NULL, &ctx), 0);
+	CHECK_EQ(weft_brwlock_wrlock(o.lock, NULL), 0);
+	struct rw_call w;
+	pthread_t tw;
+	rw_call_start(&w, &tw, &o, ctx, true);
+	rw_await(readers_parked, o.lock); /* WAIT: the second writer parked on wflag */
+	CHECK(!atomic_load(&w.done));
+	weft_ctx_cancel(ctx);
+	pthread_join(tw, NULL);
+	CHECK_EQ(atomic_load(&w.result), ECANCELED);
+	CHECK_EQ(weft_brwlock_wrunlock(o.lock), 0);
+	weft_ctx_release(ctx);
+	CHECK_EQ(weft_brwlock_tryrdlock(o.lock), 0);
+	CHECK_EQ(weft_brwlock_rdunlock(o.lock), 0);
+	check_idle_destroy(&o);
+}
+
+/* Misuse is reported, not silently absorbed (EPERM; debug builds abort instead). */
+WEFT_TEST(unlock_misuse)
+{
+#if !(defined(WEFT_DEBUG_CHECKS) && WEFT_DEBUG_CHECKS)
+	struct rw_ops o = make_ops();
+	CHECK_EQ(weft_brwlock_rdunlock(o.lock), EPERM);
+	CHECK_EQ(weft_brwlock_wrunlock(o.lock), EPERM);
+	CHECK_EQ(weft_brwlock_rdlock(o.lock, NULL), 0);
+	CHECK_EQ(weft_brwlock_rdunlock(o.lock), 0);
+	CHECK_EQ(weft_brwlock_rdunlock(o.lock), EPERM);
+	check_idle_destroy(&o);
+#endif
+}
+
+/*
+ * Lifetime: a writer may destroy the lock as soon as it holds it; a reader that has just
+ * left (through the inline store, or through the wake of a sleeping writer) must not touch
+ * it again (ASan sees any use after free).
+ */
+struct handoff {
+	_Atomic(weft_brwlock *) lock;
+	_Atomic int in;
+	uint64_t rounds;
+};
+
+static void *handoff_reader(void *arg)
+{
+	struct handoff *h = arg;
+	uint64_t rng = 99;
+	for (uint64_t r = 0; r < h->rounds; r++) {
+		weft_brwlock *l;
+		while ((l = atomic_load_explicit(&h->lock, memory_order_acquire)) == NULL)
+			sched_yield();
+		atomic_store_explicit(&h->lock, NULL, memory_order_relaxed);
+		CHECK_EQ(weft_brwlock_rdlock(l, NULL), 0);
+		atomic_store_explicit(&h->in, 1, memory_order_release);
+		if (weft_test_rand(&rng) % 4 == 0)
+			rw_sleep_ms(1); /* long enough for the writer to nap with SLEEP set */
+		else
+			weft_test_maybe_yield(&rng, 2);
+		CHECK_EQ(weft_brwlock_rdunlock(l), 0);
+	}
+	return NULL;
+}
+
+WEFT_STRESS(writer_destroys_after_readers_leave)
+{
+	struct handoff h = { .rounds = weft_test_scale(400) };
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, handoff_reader, &h), 0);
+	for (uint64_t r = 0; r < h.rounds; r++) {
+		weft_brwlock *l;
+		CHECK_EQ(weft_brwlock_create(&l), 0);
+		atomic_store_explicit(&h.in, 0, memory_order_relaxed);
+		atomic_store_explicit(&h.lock, l, memory_order_release);
+		while (!atomic_load_explicit(&h.in, memory_order_acquire))
+			sched_yield();
+		CHECK_EQ(weft_brwlock_wrlock(l, NULL), 0);
+		CHECK_EQ(weft_brwlock_wrunlock(l), 0);
+		weft_brwlock_destroy(l);
+	}
+	pthread_join(t, NULL);
+}

@@ -3,9 +3,9 @@
  *
  * Each reader announces itself in its own cache-line-sized slot (indexed by
  * weft_thread_index()), so readers never write a line another reader writes: read-locking
- * costs one store with a full fence folded in (a seq_cst store: one xchg on x86-64) and one
- * load of a line that only writers change; read-unlocking is one store to the reader's own
- * slot and touches nothing else. A writer claims the lock with one compare-and-swap on that
+ * costs one store with a full fence folded in (a seq_cst store: one xchg on x86-64) and a
+ * look, before and after it, at a line that only writers change; read-unlocking is one
+ * store to the reader's own slot and touches nothing else. A writer claims the lock with one compare-and-swap on that
  * writer word (which stops new readers), then waits for the slots in use to drain;
  * releasing is one exchange. Threads without a slot of their own (an index at or beyond
  * the slot count) share one extra slot, updated with atomic read-modify-writes.
@@ -53,7 +53,7 @@ typedef struct weft_ctx weft_ctx;
  * nslots is the slot shared by the threads that have no slot of their own, and the
  * used-slot bitmap follows (nslots / 64 words; bit k for line k, bit 0 for the shared
  * slot). So the inline paths find the caller's slot at line weft_thread_index_plus1_
- * directly; a thread with no index yet (0) lands on the header, whose first word, wflag,
+ * directly; a thread with no index yet (0) lands on the header, whose first word, nslots,
  * never carries REG, and goes out of line, where it gets one.
  *
  * A slot's readers word: bit 31 REG = an own slot in use (marked in the bitmap; the
@@ -75,10 +75,20 @@ struct weft_brwlock_slot_ {
 
 /* The lock's header, line 0 (all fields private; created by weft_brwlock_create). */
 typedef struct weft_brwlock {
-	/* Read by every reader, written by writers only. */
-	_Alignas(WEFT_PADDING) _Atomic uint32_t wflag;
-	uint32_t nslots; /* lines after the header: own slots + the shared one (multiple of 64) */
+	/* Lines after the header: own slots + the shared one (a multiple of 64). Never
+	 * written after creation, and never carries REG (see the layout above). */
+	_Alignas(WEFT_PADDING) uint32_t nslots;
+	/* Read by every reader, written by writers only. Where the padding allows, in its own
+	 * coherence line: a writer's CAS then does not take nslots, which every unlock reads,
+	 * away from the readers inside. */
+#if WEFT_PADDING >= 2 * WEFT_CACHELINE
+	_Alignas(WEFT_CACHELINE)
+#endif
+	_Atomic uint32_t wflag;
 } weft_brwlock;
+
+_Static_assert(sizeof(weft_brwlock) == sizeof(struct weft_brwlock_slot_),
+	       "the header is line 0 of the lock");
 
 /* The readers word of line k (private; see the layout above). */
 static inline _Atomic uint32_t *weft_brwlock_line_(weft_brwlock *l, uint32_t k)
