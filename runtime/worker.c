@@ -1,11 +1,30 @@
 /*
  * A worker's scheduling loop: find an item, run it, repeat.
  *
- * Where a worker looks, in order (STEAL scheduler): the injection queue first on every
- * 61st tick (so outside submissions are never starved by local work), its LIFO slot, its
- * own deque (newest first), the injection queue; then, if fewer than about half the busy
- * workers are already searching, other workers' deques and LIFO slots in a random order;
- * then it parks (park.c). Under WEFT_SCHED_SHARED only the shared queue is used.
+ * Where a worker looks, in order (STEAL scheduler): the injection queue and then its yield
+ * list first on every 61st tick (so outside submissions and yielded fibers are never
+ * starved by local work), its LIFO slot, its own deque (newest first), the injection
+ * queue, its yield list; then, if fewer than about half the busy workers are already
+ * searching, other workers' deques, LIFO slots and yield lists in a random order; then it
+ * spins a little while watching for work (idle_spin) and finally parks (park.c). Under
+ * WEFT_SCHED_SHARED only the shared queue is used.
+ *
+ * Yielded fibers: weft_yield puts the running fiber at the back of its worker's yield list
+ * (a FIFO under yield_lock), not on the injection queue: the yielder stays on its worker's
+ * caches, the runtime-wide lock is left alone, and no idle worker is woken for a fiber its
+ * own worker is about to resume anyway. A thief takes from a yield list (with a trylock:
+ * it never waits for the owner) only when it holds two fibers or more, and the owner wakes
+ * an idle worker only then: the first one is its owner's next, and taking it would only
+ * bounce a lone yielder between workers.
+ *
+ * Idle spinning: a worker that found nothing watches for work for up to IDLE_SPIN_NS
+ * (pause instructions with exponential backoff, reading only the counters park.c's P4
+ * reads) before it parks, as TBB and OpenMP workers do and Go's spinning Ms briefly do: a
+ * futex sleep and wake costs microseconds on both sides, more than many fork/join jobs
+ * leave between two bursts of work, and a submitter that finds a worker searching wakes
+ * nobody. A worker that may not search (the half-of-the-busy cap) only waits for work in
+ * the injection queue or for the cap to let it search. The spin is bounded in time, so
+ * nothing here depends on another thread being scheduled.
  *
  * Fibers migrate: the worker a task runs on may change across any call that can block. The
  * thread-local `self` is therefore read through weft_worker_self(), which is noinline and
@@ -149,6 +168,59 @@ void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool li
 	return seen;
 }
 
+/* Append a yielded fiber to w's yield list (fibers.c, after the yielder switched away). */
+void weft_worker_yielded(struct worker *w, struct sfiber *sf)
+{
+	weft_rt *rt = w->rt;
+	if (w->shared) {
+		weft_inject_push_fiber(&rt->inject, sf);
+		weft_park_notify(rt, true);
+		return;
+	}
+	pthread_mutex_lock(&w->yield_lock);
+	sf->next = NULL;
+	if (w->yield_tail != NULL)
+		w->yield_tail->next = sf;
+	else
+		w->yield_head = sf;
+	w->yield_tail = sf;
+	/* Relaxed: written under the lock, a hint outside it (park.c's P4 reads it after its
+	 * fence, as the deques' size hints). */
+	size_t n = atomic_load_explicit(&w->yield_len, memory_order_relaxed) + 1;
+	atomic_store_explicit(&w->yield_len, n, memory_order_relaxed);
+	pthread_mutex_unlock(&w->yield_lock);
+	/* A second fiber could run elsewhere: with the fence (S2), since the yielder's worker
+	 * goes on without blocking and a sleeping worker must not miss it. */
+	if (n >= 2)
+		weft_park_notify(rt, true);
+}
+
+/* The oldest fiber of v's yield list: the owner waits for the lock; a thief only tries it
+ * and takes one only while two or more are there. */
+static void *yield_take(struct worker *v, bool thief)
+{
+	/* Relaxed: a hint; the list is read under its lock. */
+	size_t min = thief ? 2 : 1;
+	if (atomic_load_explicit(&v->yield_len, memory_order_relaxed) < min)
+		return NULL;
+	if (!thief)
+		pthread_mutex_lock(&v->yield_lock);
+	else if (pthread_mutex_trylock(&v->yield_lock) != 0)
+		return NULL;
+	struct sfiber *sf = NULL;
+	size_t n = atomic_load_explicit(&v->yield_len, memory_order_relaxed);
+	if (n >= min) {
+		sf = v->yield_head;
+		v->yield_head = sf->next;
+		if (v->yield_head == NULL)
+			v->yield_tail = NULL;
+		/* Relaxed: as in weft_worker_yielded. */
+		atomic_store_explicit(&v->yield_len, n - 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&v->yield_lock);
+	return sf != NULL ? item_make(sf, ITEM_FIBER) : NULL;
+}
+
 /* One pass over the other workers in a random order. */
 static void *steal_round(struct worker *w)
 {
@@ -162,6 +234,8 @@ static void *steal_round(struct worker *w)
 		if (v == w)
 			continue;
 		void *item = weft_worker_steal_from(w, v, true);
+		if (item == NULL && (item = yield_take(v, true)) != NULL)
+			count(&w->c.steals);
 		if (item != NULL)
 			return item;
 	}
@@ -174,7 +248,8 @@ static void *find_local(struct worker *w)
 	void *item;
 	if (rt->cfg.scheduler == WEFT_SCHED_SHARED)
 		return weft_inject_pop(&rt->inject);
-	if (++w->tick % 61 == 0 && (item = weft_inject_pop(&rt->inject)) != NULL)
+	if (++w->tick % 61 == 0 && ((item = weft_inject_pop(&rt->inject)) != NULL ||
+				    (item = yield_take(w, false)) != NULL))
 		return item;
 	/* Relaxed load as a cheap emptiness check; acq_rel exchange pairs with the push. */
 	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
@@ -182,7 +257,9 @@ static void *find_local(struct worker *w)
 		return item;
 	if ((item = weft_deque_pop(w->deque)) != NULL)
 		return item;
-	return weft_inject_pop(&rt->inject);
+	if ((item = weft_inject_pop(&rt->inject)) != NULL)
+		return item;
+	return yield_take(w, false);
 }
 
 /* Search other workers for a while; NULL when nothing turned up. */
@@ -202,6 +279,38 @@ static void *find_remote(struct worker *w, bool *stolen)
 		weft_cpu_relax();
 	}
 	return NULL;
+}
+
+/* How long an idle worker watches for work before it parks (see the top of this file). */
+#define IDLE_SPIN_NS (40 * 1000)
+#define IDLE_SPIN_BACKOFF_MAX 64
+
+/* Watch for work for a while; true when the loop should look again (work, a due timer,
+ * shutdown), false when the worker should park. */
+static bool idle_spin(struct worker *w)
+{
+	weft_rt *rt = w->rt;
+	if (w->shared)
+		return false; /* the classic thread pool baseline sleeps at once */
+	uint64_t start = weft_now_ns();
+	unsigned backoff = 1;
+	for (;;) {
+		for (unsigned k = 0; k < backoff; k++)
+			weft_cpu_relax();
+		if (backoff < IDLE_SPIN_BACKOFF_MAX)
+			backoff <<= 1;
+		/* Acquire: pairs with the release store in weft_rt_stop. */
+		if (atomic_load_explicit(&rt->shutdown, memory_order_acquire) ||
+		    weft_inject_maybe_nonempty(&rt->inject))
+			return true;
+		if (weft_park_work_visible(rt) && weft_park_try_search(w))
+			return true;
+		uint64_t now = weft_now_ns();
+		/* Relaxed: the timer heap's hint, as in the loop. */
+		if (now >= atomic_load_explicit(&w->timer_next, memory_order_relaxed) ||
+		    now - start >= IDLE_SPIN_NS)
+			return now - start < IDLE_SPIN_NS;
+	}
 }
 
 void weft_worker_loop(void)
@@ -239,6 +348,10 @@ void weft_worker_loop(void)
 		if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
 			weft_park_leave_searching(w);
 			return;
+		}
+		if (idle_spin(w)) {
+			woke = false;
+			continue;
 		}
 		weft_park_idle(w);
 		woke = true;
