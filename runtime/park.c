@@ -113,8 +113,8 @@ bool weft_park_try_search(struct worker *w)
 	return true;
 }
 
-/* Is there visible work anywhere? (P4; called after a seq_cst fence.) A yield list counts
- * from two fibers on: its owner is running and resumes the first itself (worker.c). */
+/* Is there visible work anywhere? (P4; called after a seq_cst fence.) Yield lists are
+ * their owners' business: a running owner resumes them itself (worker.c). */
 static bool work_visible(weft_rt *rt)
 {
 	if (weft_inject_maybe_nonempty(&rt->inject))
@@ -123,8 +123,7 @@ static bool work_visible(weft_rt *rt)
 		struct worker *v = rt->workers[i];
 		/* Relaxed: the fence before the call orders these reads (P3). */
 		if (weft_deque_size_hint(v->deque) != 0 ||
-		    atomic_load_explicit(&v->lifo, memory_order_relaxed) != NULL ||
-		    atomic_load_explicit(&v->yield_len, memory_order_relaxed) >= 2)
+		    atomic_load_explicit(&v->lifo, memory_order_relaxed) != NULL)
 			return true;
 	}
 	return false;

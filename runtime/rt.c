@@ -91,7 +91,6 @@ static void rt_free(weft_rt *rt)
 			continue;
 		weft_deque_destroy(w->deque);
 		weft_timers_fini(w);
-		pthread_mutex_destroy(&w->yield_lock);
 		while (w->free_tasks != NULL) {
 			struct go_task *g = w->free_tasks;
 			w->free_tasks = g->next;
@@ -137,7 +136,6 @@ static int rt_alloc(weft_rt **out, const weft_rt_config *cfg)
 		w->index = i;
 		w->shared = cfg->scheduler == WEFT_SCHED_SHARED;
 		weft_timers_init(w);
-		pthread_mutex_init(&w->yield_lock, NULL);
 		w->rng = UINT64_C(0x9E3779B97F4A7C15) * (i + 1) ^ (uintptr_t)w;
 		if (w->rng == 0)
 			w->rng = 1;

@@ -103,13 +103,12 @@ struct worker {
 	unsigned pool_count;
 	int after_kind;
 	void *after_arg;
+	/* Yielded fibers, oldest first (worker.c): owner only; handed to the injection queue
+	 * when another worker looks for work. */
+	struct sfiber *yield_head, *yield_tail;
+	size_t yield_len;
 	/* The LIFO slot: the most recently woken fiber; owner and thieves exchange it. */
 	_Alignas(WEFT_PADDING) _Atomic(void *) lifo;
-	/* Yielded fibers, oldest first (worker.c): the owner appends and takes under
-	 * yield_lock; thieves only try it. yield_len mirrors the count for lock-free peeks. */
-	_Alignas(WEFT_PADDING) pthread_mutex_t yield_lock;
-	struct sfiber *yield_head, *yield_tail;
-	_Atomic size_t yield_len; /* written under yield_lock; a hint outside */
 	/* Quiescence (weft_rt_stop): tasks spawned here and tasks completed here, written by
 	 * this worker only (release: pairs with the acquire loads in rt_quiescent). */
 	_Alignas(WEFT_PADDING) _Atomic uint64_t spawned;
@@ -186,6 +185,7 @@ void weft_run_item(struct worker *w, void *item, bool stolen);
 void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool lifo);
 void weft_go_record_free(struct worker *w, struct go_task *g);
 void weft_worker_yielded(struct worker *w, struct sfiber *sf); /* a yield's requeue */
+bool weft_worker_yields_flush(struct worker *w); /* before the thread sleeps (parker.c) */
 
 /* inject.c */
 int weft_inject_init(struct inject *q, weft_rt_config *cfg);

@@ -5,17 +5,18 @@
  * list first on every 61st tick (so outside submissions and yielded fibers are never
  * starved by local work), its LIFO slot, its own deque (newest first), the injection
  * queue, its yield list; then, if fewer than about half the busy workers are already
- * searching, other workers' deques, LIFO slots and yield lists in a random order; then it
+ * searching, other workers' deques and LIFO slots in a random order; then it
  * spins a little while watching for work (idle_spin) and finally parks (park.c). Under
  * WEFT_SCHED_SHARED only the shared queue is used.
  *
  * Yielded fibers: weft_yield puts the running fiber at the back of its worker's yield list
- * (a FIFO under yield_lock), not on the injection queue: the yielder stays on its worker's
- * caches, the runtime-wide lock is left alone, and no idle worker is woken for a fiber its
- * own worker is about to resume anyway. A thief takes from a yield list (with a trylock:
- * it never waits for the owner) only when it holds two fibers or more, and the owner wakes
- * an idle worker only then: the first one is its owner's next, and taking it would only
- * bounce a lone yielder between workers.
+ * (owner-only, no lock), not on the injection queue: the yielder stays on its worker's
+ * caches, the runtime-wide queue is left alone, and no idle worker is woken for a fiber
+ * its own worker is about to resume anyway (that was a futex wake per yield, each finding
+ * the fiber already taken back). When a second fiber waits on the list while some worker
+ * searches or sleeps, the older one is handed to the injection queue (and a sleeper
+ * woken), so that yielders spread over idle workers. A worker's thread that sleeps with a
+ * task on its stack (the parker's fallback) hands its whole list over first.
  *
  * Idle spinning: a worker that found nothing watches for work for up to IDLE_SPIN_NS
  * (pause instructions with a short exponential backoff, reading only what park.c's P4
@@ -172,6 +173,18 @@ void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool li
 	return seen;
 }
 
+static struct sfiber *yield_pop(struct worker *w)
+{
+	struct sfiber *sf = w->yield_head;
+	if (sf != NULL) {
+		w->yield_head = sf->next;
+		if (w->yield_head == NULL)
+			w->yield_tail = NULL;
+		w->yield_len--;
+	}
+	return sf;
+}
+
 /* Append a yielded fiber to w's yield list (fibers.c, after the yielder switched away). */
 void weft_worker_yielded(struct worker *w, struct sfiber *sf)
 {
@@ -181,47 +194,41 @@ void weft_worker_yielded(struct worker *w, struct sfiber *sf)
 		weft_park_notify(rt, true);
 		return;
 	}
-	pthread_mutex_lock(&w->yield_lock);
 	sf->next = NULL;
 	if (w->yield_tail != NULL)
 		w->yield_tail->next = sf;
 	else
 		w->yield_head = sf;
 	w->yield_tail = sf;
-	/* Relaxed: written under the lock, a hint outside it (park.c's P4 reads it after its
-	 * fence, as the deques' size hints). */
-	size_t n = atomic_load_explicit(&w->yield_len, memory_order_relaxed) + 1;
-	atomic_store_explicit(&w->yield_len, n, memory_order_relaxed);
-	pthread_mutex_unlock(&w->yield_lock);
-	/* A second fiber could run elsewhere: with the fence (S2), since the yielder's worker
-	 * goes on without blocking and a sleeping worker must not miss it. */
-	if (n >= 2)
+	w->yield_len++;
+	/* Two waiting here and a worker looking for work or asleep: hand the older one over.
+	 * Relaxed: a hint (a missed hand-off costs parallelism, never progress: this worker
+	 * runs its list before it idles); the push and notify below are the protocol's S1-S4. */
+	if (w->yield_len >= 2 &&
+	    (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) != 0 ||
+	     atomic_load_explicit(&rt->nidle, memory_order_relaxed) != 0)) {
+		weft_inject_push_fiber(&rt->inject, yield_pop(w));
 		weft_park_notify(rt, true);
+	}
 }
 
-/* The oldest fiber of v's yield list: the owner waits for the lock; a thief only tries it
- * and takes one only while two or more are there. */
-static void *yield_take(struct worker *v, bool thief)
+/* Before the worker's thread sleeps with a task on its stack (parker.c, no fiber to
+ * switch to): the yielded fibers must not wait for it. True when any was handed over; the
+ * caller then notifies. */
+bool weft_worker_yields_flush(struct worker *w)
 {
-	/* Relaxed: a hint; the list is read under its lock. */
-	size_t min = thief ? 2 : 1;
-	if (atomic_load_explicit(&v->yield_len, memory_order_relaxed) < min)
-		return NULL;
-	if (!thief)
-		pthread_mutex_lock(&v->yield_lock);
-	else if (pthread_mutex_trylock(&v->yield_lock) != 0)
-		return NULL;
-	struct sfiber *sf = NULL;
-	size_t n = atomic_load_explicit(&v->yield_len, memory_order_relaxed);
-	if (n >= min) {
-		sf = v->yield_head;
-		v->yield_head = sf->next;
-		if (v->yield_head == NULL)
-			v->yield_tail = NULL;
-		/* Relaxed: as in weft_worker_yielded. */
-		atomic_store_explicit(&v->yield_len, n - 1, memory_order_relaxed);
+	bool any = false;
+	struct sfiber *sf;
+	while ((sf = yield_pop(w)) != NULL) {
+		weft_inject_push_fiber(&w->rt->inject, sf);
+		any = true;
 	}
-	pthread_mutex_unlock(&v->yield_lock);
+	return any;
+}
+
+static void *yield_take(struct worker *w)
+{
+	struct sfiber *sf = yield_pop(w);
 	return sf != NULL ? item_make(sf, ITEM_FIBER) : NULL;
 }
 
@@ -238,8 +245,6 @@ static void *steal_round(struct worker *w)
 		if (v == w)
 			continue;
 		void *item = weft_worker_steal_from(w, v, true);
-		if (item == NULL && (item = yield_take(v, true)) != NULL)
-			count(&w->c.steals);
 		if (item != NULL)
 			return item;
 	}
@@ -263,7 +268,7 @@ static void *find_local(struct worker *w)
 	if (rt->cfg.scheduler == WEFT_SCHED_SHARED)
 		return weft_inject_pop(&rt->inject);
 	if (++w->tick % 61 == 0 && ((item = weft_inject_pop(&rt->inject)) != NULL ||
-				    (item = yield_take(w, false)) != NULL))
+				    (item = yield_take(w)) != NULL))
 		return item;
 	/* Relaxed load as a cheap emptiness check; acq_rel exchange pairs with the push. */
 	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
@@ -273,7 +278,7 @@ static void *find_local(struct worker *w)
 		return item;
 	if ((item = weft_inject_pop(&rt->inject)) != NULL)
 		return item;
-	return yield_take(w, false);
+	return yield_take(w);
 }
 
 /* Search other workers for a while; NULL when nothing turned up. */
