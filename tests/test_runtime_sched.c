@@ -192,12 +192,14 @@ WEFT_STRESS(bursts_with_gaps)
 	for (unsigned workers = 1; workers <= 4; workers *= 2) {
 		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
 		uint64_t rounds = weft_test_scale(2000);
+		/* One wait group for all rounds (reused, never re-initialised: the last done of
+		 * a round may still be inside weft_wg_done when the wait returns). */
+		weft_wg wg;
+		weft_wg_init(&wg);
 		for (uint64_t r = 0; r < rounds; r++) {
 			/* 0..200 us: around the idle spin's length, both sides of it. */
 			struct timespec ts = { 0, (long)(weft_test_rand(&rng) % 200000) };
 			nanosleep(&ts, NULL);
-			weft_wg wg;
-			weft_wg_init(&wg);
 			int n = 1 + (int)(weft_test_rand(&rng) % 8);
 			weft_wg_add(&wg, n);
 			for (int i = 0; i < n; i++)
