@@ -53,6 +53,9 @@ typedef struct bench_shape {
 	unsigned label_threads; /* the number the table shows in its threads column */
 	unsigned workload;  /* suite-defined variant index (sched: fib, skynet, ...) */
 	unsigned sample_every; /* time one call in this many (0: BENCH_SAMPLE_EVERY) */
+	bool whole_calls;   /* duration mode: every call started within --duration counts and
+			     * the clock stops when the last one ends (calls that are long
+			     * jobs: a sched job would otherwise be cut off by the window) */
 } bench_shape;
 
 /* A benchmark thread, as an implementation's op sees it. */

@@ -305,7 +305,13 @@ int bench_run_once(const bench_impl *impl, const bench_shape *sh, const bench_cf
 	getrusage(RUSAGE_SELF, &ru0);
 	t0 = bench_now_ns();
 	atomic_store_explicit(&r->phase, PH_GO, memory_order_release);
-	if (!r->ops_mode) {
+	if (!r->ops_mode && sh->whole_calls) {
+		/* The threads finish the call they are in, count it and note when it ended:
+		 * the window is t0 .. the last end (below, as in ops mode). Release: as the
+		 * other phase stores (the threads read it relaxed: only a stop signal). */
+		sleep_s(cfg->duration_s);
+		atomic_store_explicit(&r->phase, PH_STOP, memory_order_release);
+	} else if (!r->ops_mode) {
 		sleep_s(cfg->duration_s);
 		total = sum_published(r);
 		/* A job longer than the window (a sched op) would read as 0 ops: extend the
@@ -323,7 +329,7 @@ join:
 		pthread_join(tids[i], NULL);
 	if (started < n)
 		goto out;
-	if (r->ops_mode) {
+	if (r->ops_mode || sh->whole_calls) {
 		getrusage(RUSAGE_SELF, &ru1);
 		t1 = t0;
 		for (unsigned i = 0; i < n; i++) {

@@ -70,6 +70,24 @@ static void fmt_ns(char *buf, size_t len, uint64_t ns)
 		snprintf(buf, len, "%llu", (unsigned long long)ns);
 }
 
+/* What the process spent over all of a figure's samples (the table's and CSV's columns). */
+typedef struct usage_sum {
+	double cpu_s;
+	long vcsw, ivcsw, faults;
+} usage_sum;
+
+static usage_sum figure_usage(const bench_figure *f)
+{
+	usage_sum u = { 0, 0, 0, 0 };
+	for (size_t k = 0; k < f->nsamples; k++) {
+		u.cpu_s += f->samples[k].cpu_s;
+		u.vcsw += f->samples[k].vcsw;
+		u.ivcsw += f->samples[k].ivcsw;
+		u.faults += f->samples[k].minflt + f->samples[k].majflt;
+	}
+	return u;
+}
+
 static void print_header(FILE *out, const bench_results *r, const bench_figure *f)
 {
 	const bench_cfg *c = r->cfg;
@@ -143,18 +161,12 @@ void bench_print_table(FILE *out, const bench_results *r)
 		char q[4][16];
 		for (int k = 0; k < 4; k++)
 			fmt_ns(q[k], sizeof q[k], bench_hist_quantile(&f->hist, QS[k]));
-		double cpu = 0;
-		long vcsw = 0, ivcsw = 0, flt = 0;
-		for (size_t k = 0; k < f->nsamples; k++) {
-			cpu += f->samples[k].cpu_s;
-			vcsw += f->samples[k].vcsw;
-			ivcsw += f->samples[k].ivcsw;
-			flt += f->samples[k].minflt + f->samples[k].majflt;
-		}
+		usage_sum u = figure_usage(f);
 		double ns = f->nsamples ? (double)f->nsamples : 1;
 		fprintf(out, "%-7s %c%-18s %10s  %-19s %8s  %7s %7s %7s %7s  %7.3f %7.0f %7.0f %6.0f\n",
 			lab, f->fastest ? '*' : ' ', f->impl->name, med, mm, vs, q[0], q[1], q[2],
-			q[3], cpu / ns, (double)vcsw / ns, (double)ivcsw / ns, (double)flt / ns);
+			q[3], u.cpu_s / ns, (double)u.vcsw / ns, (double)u.ivcsw / ns,
+			(double)u.faults / ns);
 		prev = f;
 		bool end_block = i + 1 == r->nfigs || r->figs[i + 1].suite != f->suite ||
 				 strcmp(r->figs[i + 1].shape.variant, f->shape.variant);
@@ -271,15 +283,8 @@ int bench_write_csv(FILE *f, const bench_results *r)
 			g->sum.median, g->sum.min, g->sum.max, g->sum.spread_pct, g->ratio);
 		for (int k = 0; k < 4; k++)
 			fprintf(f, ",%llu", (unsigned long long)bench_hist_quantile(&g->hist, QS[k]));
-		double cpu = 0;
-		long v = 0, iv = 0, fl = 0;
-		for (size_t k = 0; k < g->nsamples; k++) {
-			cpu += g->samples[k].cpu_s;
-			v += g->samples[k].vcsw;
-			iv += g->samples[k].ivcsw;
-			fl += g->samples[k].minflt + g->samples[k].majflt;
-		}
-		fprintf(f, ",%.6g,%ld,%ld,%ld,", cpu, v, iv, fl);
+		usage_sum u = figure_usage(g);
+		fprintf(f, ",%.6g,%ld,%ld,%ld,", u.cpu_s, u.vcsw, u.ivcsw, u.faults);
 		for (size_t k = 0; k < g->nsamples; k++)
 			fprintf(f, "%s%.6g", k ? ";" : "", g->samples[k].mops);
 		fputc(',', f);

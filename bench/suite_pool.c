@@ -227,6 +227,11 @@ static void pool_assign(const bench_shape *sh, unsigned i, bench_thread *t)
 
 /* ---- ops ---- */
 
+/* The loop is the same for every implementation. Its own counts stay in a register and
+ * reach memory once per batch: counted in memory per pair, the byte store through o (which
+ * may alias anything) made each pair reload, add to and store two counters, a
+ * store-to-load dependency of the harness's own, as long as the fastest implementations'
+ * whole get/put. */
 static uint64_t same_op(pool_state *s, const pool_alloc *a, bench_thread *t)
 {
 	pcount *c = &s->counts[t->id];
@@ -235,12 +240,12 @@ static uint64_t same_op(pool_state *s, const pool_alloc *a, bench_thread *t)
 		char *o = a->get(s);
 		if (!o)
 			break;
-		c->got++;
 		*(volatile char *)o = (char)i; /* touch it, as a user would */
 		a->put(s, o);
-		c->put++;
 		done++;
 	}
+	c->got += done;
+	c->put += done;
 	return done;
 }
 

@@ -66,6 +66,8 @@ int weft_ec_park(weft_ec *ec, uint32_t seen, weft_ctx *ctx)
 
 void weft_ec_wait_end(weft_ec *ec)
 {
-	/* Relaxed: a pusher that still sees the count only does a harmless extra wake. */
-	atomic_fetch_sub_explicit(&ec->waiters, 1, memory_order_relaxed);
+	/* Relaxed: a pusher that still sees the count only does a harmless extra wake; the
+	 * read-modify-write sees every waiter counted before us. */
+	if (atomic_fetch_sub_explicit(&ec->waiters, 1, memory_order_relaxed) > 1)
+		weft_ec_notify_slow(ec); /* pass the turn on: see "Gaps" in eventcount.h */
 }

@@ -12,7 +12,8 @@
  *         try pop -> done if an item                   seq += 1 (release)
  *         weft_park(&seq, s)   [sleeps only if         weft_unpark(&seq, 1)
  *                               seq is still s]  }
- *   waiters -= 1
+ *   waiters -= 1; if others are still counted:
+ *       seq += 1, weft_unpark(&seq, 1)  [pass the turn on, see Gaps]
  *
  * The barriers order each side's store before its load, so either the pusher sees the
  * waiter counted, or the waiter's pop (after its barrier) sees the item. In the first case
@@ -21,6 +22,17 @@
  * seq after the bump also sees the item (release/acquire on seq). No wake-up is lost.
  * Each push that finds waiters wakes one parked waiter: a woken waiter retries its pop,
  * and waiters that were not yet parked see seq changed and retry too.
+ *
+ * Gaps. Some kinds' pop reports EAGAIN while later items are ready: mpmc at a position whose
+ * push has claimed its slot but not yet published it (a preempted producer). A waiter woken
+ * for a later item then fails its pop and sleeps again: that push's wake is spent, and the
+ * gap's own push, when it completes, wakes only one waiter, which takes one item. Without
+ * more, the later item sits in the queue while another waiter sleeps, until some further
+ * push (never, if the producers are done). So a waiter that leaves while other waiters are
+ * counted wakes one of them: every wake spent on a gap is handed on by the next waiter that
+ * leaves, and a woken waiter that finds nothing goes back to sleep without waking anyone (no
+ * ping-pong while a gap lasts). The price: while two or more consumers sleep, each item
+ * costs a second wake that may find nothing (test_eventcount.c shows the strand).
  *
  * The barrier pair is asymmetric when the kernel offers
  * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): the LIGHT barrier is then a compiler

@@ -62,6 +62,8 @@ void weft_mpsc_destroy(weft_mpsc *q)
 
 int weft_mpsc_push(weft_mpsc *q, void *item)
 {
+	if (WEFT_UNLIKELY(q == NULL))
+		return EINVAL;
 	mpsc_node *n = weft_mem_alloc(sizeof(*n), 0);
 	if (WEFT_UNLIKELY(n == NULL))
 		return ENOMEM;
@@ -77,6 +79,8 @@ int weft_mpsc_push(weft_mpsc *q, void *item)
 
 int weft_mpsc_pop(weft_mpsc *q, void **item)
 {
+	if (WEFT_UNLIKELY(q == NULL || item == NULL))
+		return EINVAL;
 	mpsc_node *head = q->head;
 	/* Acquire: pairs with the release store of prev->next in weft_mpsc_push. */
 	mpsc_node *next = atomic_load_explicit(&head->next, memory_order_acquire);

@@ -45,7 +45,7 @@ void weft_spsc_destroy(weft_spsc *q)
 
 size_t weft_spsc_capacity(const weft_spsc *q)
 {
-	return q->mask + 1;
+	return q != NULL ? q->mask + 1 : 0;
 }
 
 static int spsc_create(void **impl, size_t capacity)

@@ -1,6 +1,7 @@
 /* weft_rt_stats: sums of the per-worker counters. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sched.h"
 
@@ -50,6 +51,11 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 	}
 	stats->fibers = created > destroyed ? created - destroyed : 0;
 	stats->fibers_parked = parks > resumes ? parks - resumes : 0;
-	stats->stack_bytes = stats->fibers * (rt->cfg.stack_size + 4096); /* guard page */
+	/* Each fiber maps its stack rounded up to whole pages plus one guard page
+	 * (weft_fiber_create; rt.c keeps stack_size above the fibers' 16 KiB minimum). */
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t page = pg > 0 ? (size_t)pg : 4096;
+	size_t per_fiber = (rt->cfg.stack_size + page - 1) / page * page + page;
+	stats->stack_bytes = stats->fibers * per_fiber;
 	return 0;
 }

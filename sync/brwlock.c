@@ -3,38 +3,44 @@
  *
  * The Dekker-style pairing at the heart of it:
  *   reader:  slot.readers = REG+1 (seq_cst)   ;  f = wflag (seq_cst)      ; enter iff f == 0
- *   writer:  wflag = WRITER       (seq_cst)   ;  u = used[], slot.readers (seq_cst)
+ *   writer:  CAS wflag 0 -> WRITER (seq_cst)  ;  u = used[], slot.readers (seq_cst)
  * All four accesses are seq_cst, so they sit in one total order consistent with each
- * thread's program order. If the reader's load of wflag comes before the writer's store,
+ * thread's program order. If the reader's load of wflag comes before the writer's CAS,
  * the reader's store to its slot came earlier still, and the writer's later loads of the
  * bitmap and of the slot see it: the writer waits for that reader. Otherwise the reader
- * sees WRITER and retreats. (On x86-64 the seq_cst store is one xchg, which is cheaper
- * than a plain store followed by mfence; on aarch64 it is stlr followed by ldar.)
+ * sees WRITER and retreats. (On x86-64 the seq_cst store is one xchg and the CAS one
+ * lock cmpxchg, each a full fence; on aarch64 they are stlr and a CAS, each followed by
+ * ldar.) Readers of the shared slot do the same with a seq_cst CAS for the store.
  * A slot's first use sets its bit in the used bitmap (seq_cst fetch_or) before that store,
  * so the writer, scanning only the used slots, cannot miss it.
  *
  * Invariants:
- *   1. Only the owning thread writes its slot; REG (bit 31) in a slot means its bitmap bit
- *      is set. Bits are never cleared (slots are reused with thread indices).
- *   2. wflag has WRITER exactly while some thread holds wlock as the brwlock's writer and
- *      has not yet released it; readers set RWAIT only on a value carrying WRITER, so wflag
- *      is 0 whenever no writer is pending or inside.
- *   3. A reader parks on wflag only on a value that has WRITER and RWAIT; the writer leaves
- *      by exchanging wflag to 0 and waking all of wflag's parkers if RWAIT was set.
- *   4. A writer parks on a slot (waiting for it to drain) only with SLEEP set and with a
- *      deadline at most DRAIN_NAP_NS away. A reader leaving while SLEEP is set wakes it.
- *      The reader's look at SLEEP is a relaxed load made just before its releasing store
- *      (so that, once the store has made the lock free, the reader no longer touches the
- *      lock, which the writer may already have freed); a writer that sets SLEEP after
- *      that load misses the wake, and the deadline bounds what the miss costs. In the
- *      case that matters (a reader inside for long) SLEEP is set well before the reader
- *      leaves.
- *   5. A reader that leaves its slot read lock touches the lock no more after its
- *      releasing store (it wakes a sleeping writer by address only: a parking-lot key).
- *   6. Only the writer inside (holding wlock, with WRITER up) sets SLEEP, and only in
- *      brw_drain_slot; it clears SLEEP at the end of its scan if it set it, and leaving
- *      clears the whole word. So SLEEP is clear whenever WRITER is, and a writer that
- *      never napped need not clear it.
+ *   1. wflag is 0 or carries WRITER. WRITER is set only by a CAS from 0 (that CAS is how
+ *      writers exclude each other: exactly one writer holds WRITER), WAIT is added only
+ *      to a value carrying WRITER, and the writer leaves by exchanging wflag to 0, waking
+ *      every parker of wflag if WAIT was set. So nobody parks on wflag unless WRITER is
+ *      up, and each parker's value (with WAIT) changes when the writer leaves.
+ *   2. Slots are numbered as in the used bitmap: own slots k >= 1 (line k, thread index
+ *      k - 1), the shared slot 0 (line nslots). An own slot is REG | SLEEP? | count. Only its owning thread changes
+ *      REG and the count; a writer may add SLEEP, by CAS, and only while the count is
+ *      non-zero. Bits in the used bitmap are never cleared (slots are reused with thread
+ *      indices; slot 0 is marked on first use).
+ *   3. SLEEP implies a non-zero count: every write that makes the count zero writes a
+ *      value without SLEEP (the owner's inline unlock stores REG, the out-of-line leave
+ *      clears SLEEP in its CAS, a retreat exchanges in REG). Hence the inline rdlock's
+ *      test "slot == REG" means "own slot, no read lock held, no sleeper".
+ *   4. A writer sleeps on a slot only with SLEEP in it (its park compares the slot with a
+ *      value carrying SLEEP) and with a deadline at most DRAIN_NAP_NS away. A reader that
+ *      takes the count to zero from a value carrying SLEEP wakes it (by address only).
+ *   5. The owner's inline unlock is a load and a plain store: a writer's CAS adding SLEEP
+ *      between the two is overwritten. The writer's park then either sees the changed
+ *      value and returns at once, or (if it compared before the store) sleeps without a
+ *      wake until its nap ends. The window is a few instructions long and a writer only
+ *      sets SLEEP after spinning DRAIN_SPIN rounds on a reader that stays inside, so the
+ *      nap bound is what a rare miss costs; in the case that matters (a reader inside for
+ *      long) SLEEP is set well before the reader leaves, and the reader sees it.
+ *   6. A reader that leaves touches the lock no more after the store or CAS that drops its
+ *      count (a wake uses the slot address only: a parking-lot key).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,15 +54,15 @@
 #include "alloc.h"
 
 #define WRITER WEFT_BRWLOCK_WRITER_
-#define SLEEP WEFT_BRWLOCK_SLEEP_
-#define RWAIT WEFT_BRWLOCK_RWAIT_
+#define WAIT WEFT_BRWLOCK_WAIT_
 #define REG WEFT_BRWLOCK_REG_
+#define SLEEP WEFT_BRWLOCK_SLEEP_
 #define COUNT WEFT_BRWLOCK_COUNT_
 
 #define MIN_SLOTS 64u
 #define MAX_SLOTS 4096u
 /* Spin rounds before parking: a writer's section or a reader's is usually short. */
-#define READER_SPIN 128
+#define WAIT_SPIN 128
 #define DRAIN_SPIN 256
 /* Longest nap of a writer waiting for a reader to leave (bounds a missed wake). */
 #define DRAIN_NAP_NS (1000 * 1000)
@@ -67,9 +73,16 @@
 #define BRW_MISUSE(what) ((void)0)
 #endif
 
+/* Slot k: line k for an own slot (k >= 1), line nslots for the shared slot (k == 0). */
+static _Atomic uint32_t *brw_slot(weft_brwlock *l, uint32_t k)
+{
+	return weft_brwlock_line_(l, k != 0 ? k : l->nslots);
+}
+
+/* The used-slot bitmap, after the shared slot (bit k for slot k). */
 static _Atomic uint64_t *brw_used(weft_brwlock *l)
 {
-	return (_Atomic uint64_t *)(void *)&l->slots[l->nslots];
+	return (_Atomic uint64_t *)(void *)weft_brwlock_line_(l, l->nslots + 1);
 }
 
 int weft_brwlock_create(weft_brwlock **out)
@@ -79,16 +92,16 @@ int weft_brwlock_create(weft_brwlock **out)
 	unsigned n = 2 * weft_cpu_count();
 	n = n < MIN_SLOTS ? MIN_SLOTS : n > MAX_SLOTS ? MAX_SLOTS : n;
 	n = (n + 63) & ~63u;
-	size_t size = sizeof(weft_brwlock) + n * sizeof(struct weft_brwlock_slot_) +
+	/* The header, n - 1 own slots, the shared slot, the bitmap (see brwlock.h). */
+	size_t size = (size_t)(n + 1) * sizeof(struct weft_brwlock_slot_) +
 		      n / 64 * sizeof(uint64_t);
 	weft_brwlock *l = weft_mem_zalloc(size, WEFT_PADDING);
 	if (l == NULL)
 		return ENOMEM;
 	atomic_init(&l->wflag, 0);
 	l->nslots = n;
-	weft_rwlock_init(&l->wlock);
-	for (unsigned i = 0; i < n; i++)
-		atomic_init(&l->slots[i].readers, 0);
+	for (unsigned k = 0; k < n; k++)
+		atomic_init(brw_slot(l, k), 0);
 	for (unsigned w = 0; w < n / 64; w++)
 		atomic_init(&brw_used(l)[w], 0);
 	*out = l;
@@ -100,25 +113,62 @@ void weft_brwlock_destroy(weft_brwlock *l)
 	weft_mem_free(l);
 }
 
-/*
- * Take back an announcement (REG+1 -> REG) and wake a writer that sleeps on this slot.
- * (Unlike rdunlock, the caller goes on using l, so the hint may be read after the store.)
- */
-static void brw_retreat(weft_brwlock *l, uint32_t i)
+/* The calling thread's own slot (>= 1), or 0 when it must use the shared slot. */
+static uint32_t brw_own(const weft_brwlock *l)
 {
-	/* Release: pairs with the writer's acquire load of the slot. */
-	atomic_store_explicit(&l->slots[i].readers, REG, memory_order_release);
-	/* Relaxed: a hint; a miss costs the writer one nap (invariant 4). */
-	if (atomic_load_explicit(&l->wflag, memory_order_relaxed) & SLEEP)
-		weft_unpark(&l->slots[i].readers, 1);
+	uint32_t t = weft_thread_index() + 1; /* WEFT_THREAD_INDEX_NONE + 1 wraps to 0 */
+	return t < l->nslots ? t : 0;
+}
+
+/* Mark slot i used before its first announcement (see the top of this file). */
+static void brw_mark_used(weft_brwlock *l, uint32_t i)
+{
+	_Atomic uint64_t *w = &brw_used(l)[i / 64];
+	uint64_t bit = UINT64_C(1) << (i % 64);
+	/* Acquire: when another thread set the bit (slot 0), its seq_cst fetch_or then
+	 * happens before our announcement, so it precedes it in the seq_cst order too. */
+	if (!(atomic_load_explicit(w, memory_order_acquire) & bit))
+		/* seq_cst: ordered before the announcement that follows. */
+		atomic_fetch_or_explicit(w, bit, memory_order_seq_cst);
+}
+
+/*
+ * Drop one read lock from slot s by CAS (any slot; the shared one always comes here). The
+ * count reaching zero clears SLEEP (invariant 3) and wakes the writer asleep on s
+ * (invariant 4), by address only (invariant 6).
+ */
+static void brw_leave(_Atomic uint32_t *s)
+{
+	/* Relaxed: the CAS below checks it. */
+	uint32_t v = atomic_load_explicit(s, memory_order_relaxed), n;
+	do {
+		n = v - 1;
+		if ((n & COUNT) == 0)
+			n &= ~SLEEP;
+		/* Release: pairs with the writer's acquire (seq_cst) load of the slot. */
+	} while (!atomic_compare_exchange_weak_explicit(s, &v, n, memory_order_release,
+							memory_order_relaxed));
+	if ((v & SLEEP) && !(n & SLEEP))
+		weft_unpark(s, 1);
+}
+
+/*
+ * Take back an own slot's announcement (REG+1 -> REG); an exchange, so that a writer's
+ * SLEEP is seen and the writer woken (invariant 4).
+ */
+static void brw_retreat(_Atomic uint32_t *s)
+{
+	/* Release: pairs with the writer's acquire (seq_cst) load of the slot. */
+	if (atomic_exchange_explicit(s, REG, memory_order_release) & SLEEP)
+		weft_unpark(s, 1);
 }
 
 /* Wait until no writer is pending or inside. Returns 0, or ctx's error. */
 static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx)
 {
-	int spins = READER_SPIN;
+	int spins = WAIT_SPIN;
 	for (;;) {
-		/* Relaxed: the caller re-announces and re-checks with seq_cst. */
+		/* Relaxed: the caller re-checks with seq_cst (readers) or claims by CAS. */
 		uint32_t f = atomic_load_explicit(&l->wflag, memory_order_relaxed);
 		if (!(f & WRITER))
 			return 0;
@@ -127,14 +177,38 @@ static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx)
 			weft_cpu_relax();
 			continue;
 		}
-		/* Invariant 3: park only on a value carrying RWAIT. */
-		if (!(f & RWAIT) &&
-		    !atomic_compare_exchange_weak_explicit(&l->wflag, &f, f | RWAIT,
+		/* Invariant 1: park only on a value carrying WRITER and WAIT. */
+		if (!(f & WAIT) &&
+		    !atomic_compare_exchange_weak_explicit(&l->wflag, &f, f | WAIT,
 							   memory_order_relaxed, memory_order_relaxed))
 			continue;
-		int r = weft_park(&l->wflag, f | RWAIT, WEFT_NO_DEADLINE, ctx);
+		int r = weft_park(&l->wflag, f | WAIT, WEFT_NO_DEADLINE, ctx);
 		if (r != 0)
 			return r;
+	}
+}
+
+/* Read lock through the shared slot 0 (threads without a slot of their own). */
+static int brw_rdlock_shared(weft_brwlock *l, weft_ctx *ctx)
+{
+	_Atomic uint32_t *s = brw_slot(l, 0);
+	brw_mark_used(l, 0);
+	for (;;) {
+		int r = brw_wait_writer(l, ctx);
+		if (r != 0)
+			return r;
+		/* Relaxed: the CAS checks it. */
+		uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
+		do {
+			if ((v & COUNT) == COUNT)
+				return EAGAIN;
+			/* seq_cst: the reader's store of the Dekker pair (see top). */
+		} while (!atomic_compare_exchange_weak_explicit(s, &v, v + 1, memory_order_seq_cst,
+								memory_order_relaxed));
+		/* seq_cst: the reader's load of the Dekker pair. */
+		if (atomic_load_explicit(&l->wflag, memory_order_seq_cst) == 0)
+			return 0;
+		brw_leave(s);
 	}
 }
 
@@ -142,162 +216,199 @@ int weft_brwlock_rdlock_slow_(weft_brwlock *l, weft_ctx *ctx, bool announced)
 {
 	if (l == NULL)
 		return EINVAL;
-	uint32_t i = weft_thread_index();
-	if (i >= l->nslots)
-		return weft_rwlock_rdlock(&l->wlock, ctx);
-	_Atomic uint32_t *slot = &l->slots[i].readers;
-	uint32_t v = atomic_load_explicit(slot, memory_order_relaxed);
+	uint32_t i = brw_own(l);
+	if (i == 0)
+		return brw_rdlock_shared(l, ctx);
+	_Atomic uint32_t *s = brw_slot(l, i);
+	/* Relaxed: only this thread changes REG and the count (invariant 2). */
+	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (!announced && (v & COUNT) != 0) {
 		/* Nested: this thread is inside already, so no writer can be; a draining writer
-		 * waits for this slot anyway. Relaxed: only this thread writes the slot. */
+		 * waits for this slot anyway. Relaxed; an add, not a store, so that a writer's
+		 * SLEEP is kept. */
 		if ((v & COUNT) == COUNT)
 			return EAGAIN;
-		atomic_store_explicit(slot, v + 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(s, 1, memory_order_relaxed);
 		return 0;
 	}
 	if (!(v & REG)) {
-		/* First use of this slot: seq_cst, ordered before the announcement below, so a
-		 * writer that misses the announcement's effect still scans this slot. */
-		atomic_fetch_or_explicit(&brw_used(l)[i / 64], UINT64_C(1) << (i % 64),
-					 memory_order_seq_cst);
-		atomic_store_explicit(slot, REG, memory_order_relaxed);
+		brw_mark_used(l, i); /* first use of this slot */
+		atomic_store_explicit(s, REG, memory_order_relaxed);
 	}
 	for (;;) {
 		if (announced)
-			brw_retreat(l, i);
+			brw_retreat(s);
 		int r = brw_wait_writer(l, ctx);
 		if (r != 0)
 			return r;
 		/* The Dekker pair described at the top of this file. */
-		atomic_store_explicit(slot, REG + 1, memory_order_seq_cst);
+		atomic_store_explicit(s, REG + 1, memory_order_seq_cst);
 		if (atomic_load_explicit(&l->wflag, memory_order_seq_cst) == 0)
 			return 0;
 		announced = true;
 	}
 }
 
-void weft_brwlock_wake_writer_(const void *slot)
-{
-	/* The address is only a parking-lot key: the lock may be gone by now. */
-	weft_unpark(slot, 1);
-}
-
 int weft_brwlock_rdunlock_slow_(weft_brwlock *l)
 {
 	if (l == NULL)
 		return EINVAL;
-	/* Not a slot read lock (no slot, or the slot holds none): the underlying lock's. */
-	return weft_rwlock_rdunlock(&l->wlock);
+	uint32_t i = brw_own(l);
+	_Atomic uint32_t *s = brw_slot(l, i);
+	/* Relaxed: only this thread changes its own count; the shared slot's count only says
+	 * whether there is a lock to drop (misuse cannot be told apart there). */
+	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
+	if (i != 0 && (v & COUNT) == 0) {
+		/* A thread whose index appeared between its lock and its unlock (it had none:
+		 * out of memory) holds its lock in the shared slot. */
+		i = 0;
+		s = brw_slot(l, 0);
+		v = atomic_load_explicit(s, memory_order_relaxed);
+	}
+	if ((v & COUNT) == 0) {
+		BRW_MISUSE("rdunlock without a read lock");
+		return EPERM;
+	}
+	if (i != 0 && !(v & SLEEP)) {
+		/* A nested lock of an own slot: as the inline unlock (invariant 5). Release:
+		 * pairs with the writer's acquire (seq_cst) load of the slot. */
+		atomic_store_explicit(s, v - 1, memory_order_release);
+		return 0;
+	}
+	brw_leave(s);
+	return 0;
 }
 
 int weft_brwlock_tryrdlock(weft_brwlock *l)
 {
 	if (l == NULL)
 		return EINVAL;
-	uint32_t i = weft_thread_index();
-	if (i >= l->nslots)
-		return weft_rwlock_tryrdlock(&l->wlock);
-	_Atomic uint32_t *slot = &l->slots[i].readers;
-	uint32_t v = atomic_load_explicit(slot, memory_order_relaxed);
-	if ((v & COUNT) != 0) {
+	uint32_t i = brw_own(l);
+	_Atomic uint32_t *s = brw_slot(l, i);
+	/* Relaxed: only this thread changes REG and the count of its own slot. */
+	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
+	if (i != 0 && (v & COUNT) != 0) {
 		if ((v & COUNT) == COUNT)
 			return EAGAIN;
-		atomic_store_explicit(slot, v + 1, memory_order_relaxed); /* nested, see above */
+		atomic_fetch_add_explicit(s, 1, memory_order_relaxed); /* nested, see above */
 		return 0;
 	}
-	if (!(v & REG)) {
-		/* seq_cst: before the announcement (see rdlock_slow_). */
-		atomic_fetch_or_explicit(&brw_used(l)[i / 64], UINT64_C(1) << (i % 64),
-					 memory_order_seq_cst);
+	/* Relaxed: only a shortcut; the seq_cst load below decides. */
+	if (atomic_load_explicit(&l->wflag, memory_order_relaxed) != 0)
+		return EBUSY;
+	if (i == 0 || !(v & REG))
+		brw_mark_used(l, i);
+	if (i == 0) {
+		do {
+			if ((v & COUNT) == COUNT)
+				return EAGAIN;
+			/* seq_cst: the Dekker pair described at the top of this file. */
+		} while (!atomic_compare_exchange_weak_explicit(s, &v, v + 1, memory_order_seq_cst,
+								memory_order_relaxed));
+	} else {
+		/* seq_cst: the Dekker pair described at the top of this file. */
+		atomic_store_explicit(s, REG + 1, memory_order_seq_cst);
 	}
-	/* The Dekker pair described at the top of this file. */
-	atomic_store_explicit(slot, REG + 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&l->wflag, memory_order_seq_cst) == 0)
 		return 0;
-	brw_retreat(l, i);
+	if (i == 0)
+		brw_leave(s);
+	else
+		brw_retreat(s);
 	return EBUSY;
 }
 
 /* Leave as writer (also used to back out of a failed or cancelled acquisition). */
 static void brw_release(weft_brwlock *l)
 {
-	/* Release: pairs with the readers' seq_cst (acquire) load of wflag. */
+	/* Release: pairs with the readers' seq_cst (acquire) load of wflag and the next
+	 * writer's CAS. */
 	uint32_t f = atomic_exchange_explicit(&l->wflag, 0, memory_order_release);
-	if (f & RWAIT)
-		weft_unpark(&l->wflag, INT32_MAX);
-	weft_rwlock_wrunlock(&l->wlock);
+	if (f & WAIT)
+		weft_unpark(&l->wflag, INT32_MAX); /* readers and writers (invariant 1) */
 }
 
 /*
- * Wait until slot i holds no read lock. Returns 0, or ctx's error. Spins first, then naps
- * on the slot with SLEEP set (invariant 4), and then sets *slept.
+ * Wait until slot s holds no read lock (v: its last value seen, with a count). Returns 0,
+ * or ctx's error. Spins first, then naps on the slot with SLEEP in it (invariant 4).
  */
-static int brw_drain_slot(weft_brwlock *l, uint32_t i, weft_ctx *ctx, bool *slept)
+__attribute__((noinline, cold)) static int brw_drain_slot(_Atomic uint32_t *s, uint32_t v,
+							   weft_ctx *ctx)
 {
-	_Atomic uint32_t *slot = &l->slots[i].readers;
 	int spins = DRAIN_SPIN;
 	for (;;) {
-		/* seq_cst: the writer's half of the Dekker pair (and acquire: pairs with the
-		 * release of the reader's unlock or retreat). */
-		uint32_t v = atomic_load_explicit(slot, memory_order_seq_cst);
-		if ((v & COUNT) == 0)
-			return 0;
 		if (spins > 0) {
 			spins--;
 			weft_cpu_relax();
-			continue;
+		} else if ((v & SLEEP) ||
+			   /* Relaxed: SLEEP is a hint; the park compares the slot anyway. */
+			   atomic_compare_exchange_weak_explicit(s, &v, v | SLEEP,
+								 memory_order_relaxed,
+								 memory_order_relaxed)) {
+			uint64_t nap = weft_now_ns() + DRAIN_NAP_NS;
+			int r = weft_park(s, v | SLEEP, nap, ctx);
+			if (r != 0 && (r != ETIMEDOUT || weft_ctx_err(ctx) != 0))
+				return r; /* the caller's ctx ended, not our own nap */
 		}
-		/* Relaxed: SLEEP is only a hint (a missed wake costs at most one nap). */
-		atomic_fetch_or_explicit(&l->wflag, SLEEP, memory_order_relaxed);
-		*slept = true;
-		uint64_t nap = weft_now_ns() + DRAIN_NAP_NS;
-		int r = weft_park(slot, v, nap, ctx);
-		if (r == ETIMEDOUT && weft_ctx_err(ctx) == 0)
-			r = 0; /* our own nap ended, not the caller's deadline */
-		if (r != 0)
-			return r;
+		/* seq_cst: as in brw_drain (acquire: pairs with the reader's leaving store). */
+		v = atomic_load_explicit(s, memory_order_seq_cst);
+		if ((v & COUNT) == 0)
+			return 0;
 	}
 }
 
-/* Raise the flag and wait for every used slot to drain. Returns 0 or ctx's error. */
-static int brw_revoke(weft_brwlock *l, weft_ctx *ctx, bool wait)
+/* With WRITER up, wait for every used slot to drain (or, !wait, EBUSY if one holds a
+ * read lock). Returns 0, EBUSY or ctx's error. */
+__attribute__((always_inline)) static inline int brw_drain(weft_brwlock *l, weft_ctx *ctx,
+							     bool wait)
 {
-	/* seq_cst: the writer's half of the Dekker pair (see top); nothing else may
-	 * modify wflag now (invariant 2), so a store is enough. */
-	atomic_store_explicit(&l->wflag, WRITER, memory_order_seq_cst);
 	_Atomic uint64_t *used = brw_used(l);
-	int r = 0;
-	bool slept = false;
-	for (uint32_t w = 0; w < l->nslots / 64 && r == 0; w++) {
-		/* seq_cst: after the flag store (see top). */
+	for (uint32_t w = 0; w < l->nslots / 64; w++) {
+		/* seq_cst: after the CAS that raised WRITER (the Dekker pair, see top). */
 		uint64_t bits = atomic_load_explicit(&used[w], memory_order_seq_cst);
-		while (bits != 0 && r == 0) {
+		while (bits != 0) {
 			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
-			if (wait) {
-				r = brw_drain_slot(l, i, ctx, &slept);
-			} else if (atomic_load_explicit(&l->slots[i].readers,
-						       memory_order_seq_cst) & COUNT) {
-				r = EBUSY; /* seq_cst/acquire as in brw_drain_slot */
-			}
+			_Atomic uint32_t *s = brw_slot(l, i);
+			/* seq_cst: the writer's half of the Dekker pair; acquire: pairs with the
+			 * release of the reader's unlock or retreat. */
+			uint32_t v = atomic_load_explicit(s, memory_order_seq_cst);
+			if ((v & COUNT) == 0)
+				continue;
+			if (!wait)
+				return EBUSY;
+			int r = brw_drain_slot(s, v, ctx);
+			if (r != 0)
+				return r;
 		}
 	}
-	/* Relaxed: SLEEP was a hint for readers leaving during this scan. Only this writer
-	 * sets SLEEP (invariant 6), so when it never napped there is nothing to clear and
-	 * the uncontended write skips this locked operation. */
-	if (slept)
-		atomic_fetch_and_explicit(&l->wflag, ~SLEEP, memory_order_relaxed);
-	return r;
+	return 0;
+}
+
+/* Claim WRITER (invariant 1), waiting for the writer inside. Returns 0 or ctx's error. */
+static int brw_claim(weft_brwlock *l, weft_ctx *ctx)
+{
+	for (;;) {
+		uint32_t f = 0;
+		/* seq_cst: the writer's store of the Dekker pair (see top); acquire: pairs
+		 * with the previous writer's release. */
+		if (atomic_compare_exchange_weak_explicit(&l->wflag, &f, WRITER, memory_order_seq_cst,
+							  memory_order_relaxed))
+			return 0;
+		int r = brw_wait_writer(l, ctx);
+		if (r != 0)
+			return r;
+	}
 }
 
 int weft_brwlock_wrlock(weft_brwlock *l, weft_ctx *ctx)
 {
 	if (l == NULL)
 		return EINVAL;
-	int r = weft_rwlock_wrlock(&l->wlock, ctx);
+	int r = brw_claim(l, ctx);
 	if (r != 0)
 		return r;
-	r = brw_revoke(l, ctx, true);
+	r = brw_drain(l, ctx, true);
 	if (r != 0)
 		brw_release(l);
 	return r;
@@ -307,9 +418,12 @@ int weft_brwlock_trywrlock(weft_brwlock *l)
 {
 	if (l == NULL)
 		return EINVAL;
-	if (weft_rwlock_trywrlock(&l->wlock) != 0)
+	uint32_t f = 0;
+	/* seq_cst and acquire as in brw_claim. */
+	if (!atomic_compare_exchange_strong_explicit(&l->wflag, &f, WRITER, memory_order_seq_cst,
+						     memory_order_relaxed))
 		return EBUSY;
-	int r = brw_revoke(l, NULL, false);
+	int r = brw_drain(l, NULL, false);
 	if (r != 0)
 		brw_release(l);
 	return r;
@@ -319,11 +433,14 @@ int weft_brwlock_wrunlock(weft_brwlock *l)
 {
 	if (l == NULL)
 		return EINVAL;
-	/* Relaxed: only reports misuse; the exchange in brw_release orders. */
-	if (!(atomic_load_explicit(&l->wflag, memory_order_relaxed) & WRITER)) {
+	/* Release: as in brw_release (one exchange does both the check and the leave:
+	 * without WRITER, wflag is 0 (invariant 1) and stays 0). */
+	uint32_t f = atomic_exchange_explicit(&l->wflag, 0, memory_order_release);
+	if (WEFT_UNLIKELY(!(f & WRITER))) {
 		BRW_MISUSE("wrunlock without the writer inside");
 		return EPERM;
 	}
-	brw_release(l);
+	if (f & WAIT)
+		weft_unpark(&l->wflag, INT32_MAX); /* readers and writers (invariant 1) */
 	return 0;
 }

@@ -3,25 +3,31 @@
  * design and why the depot takes a lock).
  *
  * Invariants:
- * - caches_[i + 1] is touched only by the thread holding weft_thread_index() == i (and by
- *   destroy, which runs alone). The shared cache and the depot lists are touched only
- *   under depot.lock.
+ * - caches[i + 1] is touched only by the thread holding weft_thread_index() == i (and by
+ *   destroy, which runs alone). caches[0] is the handle users hold (pool.h): written only
+ *   by create. The shared cache and the depot lists are touched only under depot.lock.
  * - In a cache, loaded_ and prev_ are NULL or magazines with 0 <= rounds <= cap. A cache
  *   fills `loaded_` first; `prev_` is the magazine it swapped out last (Bonwick).
  * - The inline window (pool.h): in release builds (POOL_INLINE) obj_/n_/cap_ of a thread's
  *   own cache show loaded_'s slots, and n_, not loaded_->rounds, is its count while the
- *   window is open; every out-of-line path that touches the cache first folds n_ back
- *   (cache_unload) and reopens the window when done (cache_load). Debug and ASan builds
- *   keep the window shut (cap_ == 0, n_ == 0) so every call comes here for its checks.
- *   The shared cache never opens a window.
+ *   window is open; hot_ holds one more object on top of them, or NULL. Every
+ *   out-of-line path that touches the cache first folds n_ back and moves the hot object
+ *   into loaded_ if it has room (cache_unload), and reopens the window when done
+ *   (cache_load). Out of line, a hot object left in place (loaded_ full or NULL) is the top
+ *   of the cache: cache_take takes it first. The window is open exactly when loaded_ is
+ *   not NULL. Debug and ASan builds keep every window shut (hot_ SHUT, cap_ == 0, n_ == 0)
+ *   so every call comes here for its checks. The shared cache and caches[0] never open.
  * - depot.full holds magazines with rounds > 0 (a flushed cache may leave partial ones
  *   there); depot.empty holds magazines with rounds == 0.
- * - Every object is in exactly one place: out (held by a user), in one magazine slot,
- *   or being created/freed by one thread. created - freed = out + cached.
+ * - Every object is in exactly one place: out (held by a user), in one magazine slot or
+ *   hot slot, or being created/freed by one thread. created - freed = out + cached.
+ * - Stats: for each cache, inline puts = gets_ + n_ + (hot_ holds an object) - base_;
+ *   whatever changes n_ or hot_ out of line moves base_ with it (window_moved).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #if defined(__GLIBC__)
@@ -54,7 +60,7 @@ typedef weft_pool_cache_ cache_t;
 #if defined(WEFT_DEBUG_CHECKS)
 /* Before each object in debug builds: whose it is and whether it is out. */
 struct objhdr {
-	weft_pool *pool;
+	struct pool *pool;
 	_Atomic uint32_t state;
 };
 #define OBJ_OUT 0x0B7EC7u
@@ -62,10 +68,10 @@ struct objhdr {
 #define POISON_BYTE 0xDB
 #endif
 
-struct weft_pool {
-	struct weft_pool_head_ head; /* first: pool.h's inline get/put read it */
+/* The pool. Users hold &caches[0] (pool.h), a weft_pool *; pool_of finds the rest. */
+struct pool {
 	weft_pool_config cfg;
-	size_t ncaches;      /* caches of thread indices; head.caches_ has one more slot */
+	size_t ncaches;      /* caches of thread indices; caches has one more slot */
 	size_t hdr;          /* bytes before each object (debug header, rounded to align) */
 	size_t alloc_align;  /* alignment asked of weft_mem_alloc (0: malloc's) */
 	pthread_key_t key;   /* value: the pool, set once a thread's cache holds magazines */
@@ -77,7 +83,28 @@ struct weft_pool {
 		size_t nfull, nempty;
 		cache_t shared; /* for threads without a cache of their own */
 	} depot;
+	cache_t caches[]; /* nslots = ncaches + 1; [0]: the handle, shut; [i + 1]: index i */
 };
+
+static struct pool *pool_of(weft_pool *h)
+{
+	return (struct pool *)(void *)((char *)h - offsetof(struct pool, caches));
+}
+
+static weft_pool *handle_of(struct pool *p)
+{
+	return (weft_pool *)(void *)p->caches;
+}
+
+static void *const shut = (void *)WEFT_POOL_SHUT_;
+
+/* The object in c's hot slot, or NULL (empty or shut). Relaxed: the owner reads its own
+ * writes; stats readers only need some recent value. */
+static void *hot_obj(cache_t *c)
+{
+	void *h = atomic_load_explicit(&c->hot_, memory_order_relaxed);
+	return h != shut ? h : NULL;
+}
 
 static void count(_Atomic uint64_t *c)
 {
@@ -95,7 +122,7 @@ static void count_own(_Atomic uint64_t *c)
 
 /* ---- objects ---- */
 
-static void *obj_new(weft_pool *p)
+static void *obj_new(struct pool *p)
 {
 	char *raw = weft_mem_alloc(p->hdr + p->cfg.size, p->alloc_align);
 	if (raw == NULL) {
@@ -121,7 +148,7 @@ static void *obj_new(weft_pool *p)
 }
 
 /* Destroy and free an object that sits in a cache (poisoned under ASan). */
-static void obj_free(weft_pool *p, void *obj)
+static void obj_free(struct pool *p, void *obj)
 {
 	WEFT_POOL_UNPOISON(obj, p->cfg.size);
 	if (p->cfg.dtor != NULL)
@@ -136,15 +163,15 @@ static struct objhdr *hdr_of(void *obj)
 	return (struct objhdr *)(void *)((char *)obj - sizeof(struct objhdr));
 }
 
-static void misuse(weft_pool *p, void *obj, const char *what)
+static void misuse(struct pool *p, void *obj, const char *what)
 {
 	count(&p->misuse);
-	fprintf(stderr, "weft_pool %p: %s (object %p); ignored\n", (void *)p, what, obj);
+	fprintf(stderr, "weft_pool %p: %s (object %p); ignored\n", (void *)handle_of(p), what, obj);
 }
 #endif
 
 /* An object goes into a cache: debug checks and poisoning. False: misuse, drop the put. */
-static bool obj_cache_in(weft_pool *p, void *obj)
+static bool obj_cache_in(struct pool *p, void *obj)
 {
 #if defined(WEFT_DEBUG_CHECKS)
 	struct objhdr *h = hdr_of(obj);
@@ -167,7 +194,7 @@ static bool obj_cache_in(weft_pool *p, void *obj)
 }
 
 /* An object leaves a cache for a user. */
-static void obj_cache_out(weft_pool *p, void *obj)
+static void obj_cache_out(struct pool *p, void *obj)
 {
 	WEFT_POOL_UNPOISON(obj, p->cfg.size);
 #if defined(WEFT_DEBUG_CHECKS)
@@ -177,7 +204,7 @@ static void obj_cache_out(weft_pool *p, void *obj)
 			if (b[i] != POISON_BYTE) {
 				count(&p->misuse);
 				fprintf(stderr, "weft_pool %p: object %p written after put "
-						"(byte %zu)\n", (void *)p, obj, i);
+						"(byte %zu)\n", (void *)handle_of(p), obj, i);
 				break;
 			}
 		}
@@ -189,7 +216,7 @@ static void obj_cache_out(weft_pool *p, void *obj)
 
 /* ---- magazines ---- */
 
-static struct mag *mag_new(weft_pool *p)
+static struct mag *mag_new(struct pool *p)
 {
 	struct mag *m = weft_mem_alloc(sizeof(struct mag) + p->cfg.magazine_size * sizeof(void *),
 				       _Alignof(struct mag));
@@ -201,7 +228,7 @@ static struct mag *mag_new(weft_pool *p)
 }
 
 /* Free a chain of magazines (linked by next) and every object in them. */
-static void mag_chain_free(weft_pool *p, struct mag *m)
+static void mag_chain_free(struct pool *p, struct mag *m)
 {
 	while (m != NULL) {
 		struct mag *next = m->next;
@@ -226,10 +253,42 @@ static struct mag *pop(struct mag **list)
 	return m;
 }
 
-/* ---- a cache's two magazines (owner, or the depot lock for the shared cache) ---- */
+/* ---- a cache's two magazines and hot slot (owner, or the depot lock for the shared) ---- */
+
+/*
+ * Stats: the cache's window count (n_ + a hot object) changes by delta outside an inline
+ * call; move base_ with it so that gets_ + window - base_ still counts inline puts only.
+ * (Relaxed: owner-only fields that stats read; a reader in between is off by at most a
+ * magazine, as pool.h allows.)
+ */
+static void window_moved(cache_t *c, int64_t delta)
+{
+#if POOL_INLINE
+	uint64_t b = atomic_load_explicit(&c->base_, memory_order_relaxed);
+	atomic_store_explicit(&c->base_, b + (uint64_t)delta, memory_order_relaxed);
+#else
+	(void)c;
+	(void)delta;
+#endif
+}
+
+/* Take the hot object out of c (NULL if none); the slot is left empty (or shut). */
+static void *hot_take(cache_t *c)
+{
+	void *h = hot_obj(c);
+	if (h != NULL) {
+		/* Relaxed: owner-only field. */
+		atomic_store_explicit(&c->hot_, NULL, memory_order_relaxed);
+		window_moved(c, -1);
+	}
+	return h;
+}
 
 static void *cache_take(cache_t *c)
 {
+	void *h = hot_take(c); /* the top of the cache, when unload left it there */
+	if (h != NULL)
+		return h;
 	struct mag *m = c->loaded_;
 	if (WEFT_LIKELY(m != NULL && m->rounds > 0))
 		return m->obj[--m->rounds];
@@ -241,7 +300,8 @@ static void *cache_take(cache_t *c)
 	return NULL;
 }
 
-static bool cache_give(weft_pool *p, cache_t *c, void *obj)
+/* Into the magazines (never the hot slot: only the inline put fills that). */
+static bool cache_give(struct pool *p, cache_t *c, void *obj)
 {
 	struct mag *m = c->loaded_;
 	if (WEFT_LIKELY(m != NULL && m->rounds < p->cfg.magazine_size)) {
@@ -257,35 +317,50 @@ static bool cache_give(weft_pool *p, cache_t *c, void *obj)
 	return false;
 }
 
-/* Close the inline window of the caller's own cache: n_ back into loaded_->rounds. */
-static void cache_unload(cache_t *c)
+/*
+ * Close the inline window of the caller's own cache: n_ back into loaded_->rounds, and the
+ * hot object on top of loaded_ if it has room (else it stays, as the top of the cache).
+ */
+static void cache_unload(struct pool *p, cache_t *c)
 {
 #if POOL_INLINE
-	if (c->loaded_ != NULL)
-		c->loaded_->rounds = atomic_load_explicit(&c->n_, memory_order_relaxed);
+	struct mag *m = c->loaded_;
+	if (m == NULL)
+		return;
+	/* Relaxed: owner-only fields (the atomics are for stats readers). */
+	m->rounds = atomic_load_explicit(&c->n_, memory_order_relaxed);
+	if (m->rounds < p->cfg.magazine_size) {
+		void *h = hot_take(c);
+		if (h != NULL)
+			m->obj[m->rounds++] = h; /* in n_ again at cache_load */
+	}
 #else
+	(void)p;
 	(void)c;
 #endif
 }
 
 /*
- * Open it again on whatever loaded_ now is (release builds; shut in the others).
- * The inline put counts nothing; stats derive inline puts as gets_ + n_ - base_, which
- * holds because only inline calls move n_ by one except here, where base_ moves with it.
- * (Relaxed: owner-only fields that stats read; a reader between the two stores is off by
- * at most a magazine, as pool.h allows.)
+ * Open it again on whatever loaded_ now is (release builds; shut in the others), moving
+ * base_ by the change in n_ (see window_moved). No magazine: shut, unless a hot object is
+ * still there (then the window stays empty-handed but the object is found by get).
  */
-static void cache_load(weft_pool *p, cache_t *c)
+static void cache_load(struct pool *p, cache_t *c)
 {
 #if POOL_INLINE
 	struct mag *m = c->loaded_;
+	/* Relaxed: owner-only fields that stats read. */
 	uint32_t n_old = atomic_load_explicit(&c->n_, memory_order_relaxed);
 	uint32_t n_new = m != NULL ? (uint32_t)m->rounds : 0;
-	uint64_t b = atomic_load_explicit(&c->base_, memory_order_relaxed);
-	atomic_store_explicit(&c->base_, b + n_new - n_old, memory_order_relaxed);
+	window_moved(c, (int64_t)n_new - (int64_t)n_old);
 	c->obj_ = m != NULL ? m->obj : NULL;
 	atomic_store_explicit(&c->n_, n_new, memory_order_relaxed);
 	c->cap_ = m != NULL ? (uint32_t)p->cfg.magazine_size : 0;
+	void *h = atomic_load_explicit(&c->hot_, memory_order_relaxed);
+	if (m != NULL && h == shut)
+		atomic_store_explicit(&c->hot_, NULL, memory_order_relaxed); /* open */
+	else if (m == NULL && h == NULL)
+		atomic_store_explicit(&c->hot_, shut, memory_order_relaxed);
 #else
 	(void)p;
 	(void)c;
@@ -293,7 +368,7 @@ static void cache_load(weft_pool *p, cache_t *c)
 }
 
 /* A spare magazine goes back to the depot's empty list, or onto *drop past the limit. */
-static void depot_put_empty(weft_pool *p, struct mag *m, struct mag **drop)
+static void depot_put_empty(struct pool *p, struct mag *m, struct mag **drop)
 {
 	if (p->depot.nempty < p->cfg.depot_limit) {
 		push(&p->depot.empty, m);
@@ -303,7 +378,7 @@ static void depot_put_empty(weft_pool *p, struct mag *m, struct mag **drop)
 	}
 }
 
-static void depot_put_full(weft_pool *p, struct mag *m, struct mag **drop)
+static void depot_put_full(struct pool *p, struct mag *m, struct mag **drop)
 {
 	if (p->depot.nfull < p->cfg.depot_limit) {
 		push(&p->depot.full, m);
@@ -315,7 +390,7 @@ static void depot_put_full(weft_pool *p, struct mag *m, struct mag **drop)
 
 /* Under the depot lock; c's magazines are both empty (or NULL). True: c->loaded_ now has
  * objects. */
-static bool exchange_for_get(weft_pool *p, cache_t *c, struct mag **drop)
+static bool exchange_for_get(struct pool *p, cache_t *c, struct mag **drop)
 {
 	struct mag *m = pop(&p->depot.full);
 	if (m == NULL)
@@ -330,7 +405,7 @@ static bool exchange_for_get(weft_pool *p, cache_t *c, struct mag **drop)
 
 /* Under the depot lock; c's magazines are both full (or NULL). True: c->loaded_ now has
  * room. False only when no empty magazine could be found or allocated. */
-static bool exchange_for_put(weft_pool *p, cache_t *c, struct mag **drop)
+static bool exchange_for_put(struct pool *p, cache_t *c, struct mag **drop)
 {
 	struct mag *m = pop(&p->depot.empty);
 	if (m != NULL)
@@ -344,13 +419,13 @@ static bool exchange_for_put(weft_pool *p, cache_t *c, struct mag **drop)
 	return true;
 }
 
-static void depot_lock(weft_pool *p)
+static void depot_lock(struct pool *p)
 {
 	(void)weft_mutex_lock(&p->depot.lock, NULL); /* no ctx: cannot fail */
 	count_own(&p->exchanges);
 }
 
-static void depot_unlock(weft_pool *p, struct mag *drop)
+static void depot_unlock(struct pool *p, struct mag *drop)
 {
 	weft_mutex_unlock(&p->depot.lock);
 	mag_chain_free(p, drop); /* outside the lock: destructors may be slow */
@@ -358,9 +433,28 @@ static void depot_unlock(weft_pool *p, struct mag *drop)
 
 /* ---- thread exit ---- */
 
-/* Move a cache's magazines to the depot (caller holds the lock). */
-static void cache_flush_locked(weft_pool *p, cache_t *c, struct mag **drop)
+/*
+ * Move a cache's magazines to the depot (caller holds the lock; the cache is unloaded).
+ * A hot object left in the cache goes into a magazine with room, else a fresh one; if none
+ * can be had it is returned, for the caller to free after unlocking.
+ */
+static void *cache_flush_locked(struct pool *p, cache_t *c, struct mag **drop)
 {
+	void *h = hot_take(c);
+	if (h != NULL && !cache_give(p, c, h)) {
+		struct mag *m = pop(&p->depot.empty);
+		if (m != NULL)
+			p->depot.nempty--;
+		else
+			m = mag_new(p);
+		if (m != NULL) {
+			m->obj[m->rounds++] = h;
+			depot_put_full(p, m, drop);
+			h = NULL;
+		}
+	} else {
+		h = NULL;
+	}
 	struct mag *ms[2] = { c->loaded_, c->prev_ };
 	c->loaded_ = c->prev_ = NULL;
 	for (int i = 0; i < 2; i++) {
@@ -371,6 +465,7 @@ static void cache_flush_locked(weft_pool *p, cache_t *c, struct mag **drop)
 		else
 			depot_put_empty(p, ms[i], drop);
 	}
+	return h;
 }
 
 /*
@@ -385,18 +480,20 @@ static void cache_flush_locked(weft_pool *p, cache_t *c, struct mag **drop)
 static void cache_exit(void *arg)
 {
 	cache_t *c = arg;
-	weft_pool *p = c->pool_;
-	if ((size_t)weft_thread_index() + 1 != (size_t)(c - p->head.caches_))
+	struct pool *p = pool_of(c->pool_);
+	if ((size_t)weft_thread_index() + 1 != (size_t)(c - p->caches))
 		return;
 	struct mag *drop = NULL;
 	depot_lock(p);
-	cache_unload(c);
-	cache_flush_locked(p, c, &drop);
+	cache_unload(p, c);
+	void *left = cache_flush_locked(p, c, &drop);
 	cache_load(p, c);
 	depot_unlock(p, drop);
+	if (left != NULL)
+		obj_free(p, left); /* no magazine to be had: out of memory */
 }
 
-static void cache_register(weft_pool *p, cache_t *c)
+static void cache_register(struct pool *p, cache_t *c)
 {
 	if (pthread_getspecific(p->key) != c)
 		(void)pthread_setspecific(p->key, c); /* ENOMEM: no flush at exit; the index's
@@ -434,18 +531,13 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 #endif
 	if (cfg->size > SIZE_MAX / 4 - hdr)
 		return EINVAL;
-	weft_pool *p = weft_mem_zalloc(sizeof(*p), _Alignof(weft_pool));
+	size_t nslots = cfg->max_caches + 1;
+	struct pool *p = weft_mem_zalloc(offsetof(struct pool, caches) + nslots * sizeof(cache_t),
+					 _Alignof(struct pool));
 	if (p == NULL)
 		return ENOMEM;
-	p->head.caches_ = weft_mem_zalloc((cfg->max_caches + 1) * sizeof(cache_t),
-					  _Alignof(cache_t));
-	if (p->head.caches_ == NULL) {
-		weft_mem_free(p);
-		return ENOMEM;
-	}
 	int err = pthread_key_create(&p->key, cache_exit);
 	if (err != 0) {
-		weft_mem_free(p->head.caches_);
 		weft_mem_free(p);
 		return err == ENOMEM ? ENOMEM : EAGAIN;
 	}
@@ -453,21 +545,24 @@ int weft_pool_create(weft_pool **out, const weft_pool_config *cfg)
 	p->hdr = hdr;
 	p->alloc_align = align > _Alignof(max_align_t) ? align : 0;
 	p->ncaches = cfg->max_caches;
-	p->head.nslots_ = (uint32_t)cfg->max_caches + 1;
-	for (size_t i = 0; i < p->head.nslots_; i++)
-		p->head.caches_[i].pool_ = p;
+	for (size_t i = 0; i <= nslots; i++) {
+		cache_t *c = i < nslots ? &p->caches[i] : &p->depot.shared;
+		c->pool_ = handle_of(p);
+		atomic_init(&c->hot_, shut); /* every window starts shut (cache_load opens) */
+	}
+	p->caches[0].nslots_ = (uint32_t)nslots;
 	weft_mutex_init(&p->depot.lock);
 	/* The pool reaches other threads through whatever the caller uses to share the
 	 * pointer (which must order it, as for any object). */
-	*out = p;
+	*out = handle_of(p);
 	return 0;
 }
 
 /* The caller's own cache, or NULL when its index has none (the shared cache's users). */
-static inline cache_t *own_cache(weft_pool *p)
+static inline cache_t *own_cache(struct pool *p)
 {
 	uint32_t idx = weft_thread_index();
-	return WEFT_LIKELY(idx < p->ncaches) ? &p->head.caches_[idx + 1] : NULL;
+	return WEFT_LIKELY(idx < p->ncaches) ? &p->caches[idx + 1] : NULL;
 }
 
 /*
@@ -475,14 +570,14 @@ static inline cache_t *own_cache(weft_pool *p)
  * parks on the lock may resume on another worker thread, whose cache is then the one to use.
  * Their counts go to pool-wide atomics (several writers).
  */
-static void *get_locked(weft_pool *p)
+static void *get_locked(struct pool *p)
 {
 	struct mag *drop = NULL;
 	depot_lock(p);
 	cache_t *c = own_cache(p);
 	if (c != NULL) {
 		cache_register(p, c);
-		cache_unload(c);
+		cache_unload(p, c);
 	}
 	cache_t *u = c != NULL ? c : &p->depot.shared;
 	void *obj = cache_take(u);
@@ -505,15 +600,16 @@ static void *get_locked(weft_pool *p)
  * debug and ASan builds, a window that is always shut). First the caller's own magazines
  * (the previous one may be full), without a lock; then the depot.
  */
-void *weft_pool_get_slow_(weft_pool *p)
+void *weft_pool_get_slow_(weft_pool *h)
 {
-	if (WEFT_UNLIKELY(p == NULL)) {
+	if (WEFT_UNLIKELY(h == NULL)) {
 		errno = EINVAL;
 		return NULL;
 	}
+	struct pool *p = pool_of(h);
 	cache_t *c = own_cache(p);
 	if (c != NULL) {
-		cache_unload(c);
+		cache_unload(p, c);
 		void *obj = cache_take(c);
 		cache_load(p, c);
 		if (obj != NULL) {
@@ -525,14 +621,14 @@ void *weft_pool_get_slow_(weft_pool *p)
 	return get_locked(p);
 }
 
-static void put_locked(weft_pool *p, void *obj)
+static void put_locked(struct pool *p, void *obj)
 {
 	struct mag *drop = NULL;
 	depot_lock(p);
 	cache_t *c = own_cache(p);
 	if (c != NULL) {
 		cache_register(p, c);
-		cache_unload(c);
+		cache_unload(p, c);
 	}
 	cache_t *u = c != NULL ? c : &p->depot.shared;
 	bool kept = cache_give(p, u, obj) ||
@@ -546,15 +642,23 @@ static void put_locked(weft_pool *p, void *obj)
 }
 
 /* Out of line: as weft_pool_get_slow_, for a put that found the window full. */
-void weft_pool_put_slow_(weft_pool *p, void *obj)
+void weft_pool_put_slow_(weft_pool *h, void *obj)
 {
-	if (p == NULL || obj == NULL)
+	if (h == NULL || obj == NULL)
 		return;
+	struct pool *p = pool_of(h);
 	if (!obj_cache_in(p, obj))
 		return;
 	cache_t *c = own_cache(p);
 	if (c != NULL) {
-		cache_unload(c);
+		cache_unload(p, c);
+		/* A hot object still there (loaded_ full) stays the top of the cache: obj
+		 * takes the slot and the older object goes below it. Relaxed: owner-only. */
+		void *hot = hot_obj(c);
+		if (hot != NULL) {
+			atomic_store_explicit(&c->hot_, obj, memory_order_relaxed);
+			obj = hot;
+		}
 		bool kept = cache_give(p, c, obj);
 		cache_load(p, c);
 		if (kept) {
@@ -565,16 +669,19 @@ void weft_pool_put_slow_(weft_pool *p, void *obj)
 	put_locked(p, obj);
 }
 
-void weft_pool_trim(weft_pool *p)
+void weft_pool_trim(weft_pool *h)
 {
-	if (p == NULL)
+	if (h == NULL)
 		return;
+	struct pool *p = pool_of(h);
 	struct mag *drop = NULL;
+	void *hot = NULL;
 	uint32_t idx = weft_thread_index();
 	if (idx < p->ncaches) {
 		/* Our own cache: no lock needed to unlink, but flush through the depot code. */
-		cache_t *c = &p->head.caches_[idx + 1];
-		cache_unload(c);
+		cache_t *c = &p->caches[idx + 1];
+		cache_unload(p, c);
+		hot = hot_take(c);
 		struct mag *ms[2] = { c->loaded_, c->prev_ };
 		c->loaded_ = c->prev_ = NULL;
 		cache_load(p, c);
@@ -595,26 +702,30 @@ void weft_pool_trim(weft_pool *p)
 		push(&drop, m);
 	p->depot.nfull = p->depot.nempty = 0;
 	depot_unlock(p, drop);
+	if (hot != NULL)
+		obj_free(p, hot);
 #if defined(__GLIBC__)
 	malloc_trim(0);
 #endif
 }
 
-int weft_pool_stats_get(weft_pool *p, weft_pool_stats *out)
+int weft_pool_stats_get(weft_pool *h, weft_pool_stats *out)
 {
-	if (p == NULL || out == NULL)
+	if (h == NULL || out == NULL)
 		return EINVAL;
+	struct pool *p = pool_of(h);
 	memset(out, 0, sizeof(*out));
 	/* Relaxed loads throughout: counters, documented as individually read. */
-	for (size_t i = 0; i < p->head.nslots_; i++) {
-		cache_t *c = &p->head.caches_[i];
+	for (size_t i = 0; i <= p->ncaches; i++) {
+		cache_t *c = &p->caches[i];
 		uint64_t g = atomic_load_explicit(&c->gets_, memory_order_relaxed);
 		uint64_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
+		uint64_t hot = hot_obj(c) != NULL;
 		uint64_t b = atomic_load_explicit(&c->base_, memory_order_relaxed);
 		uint64_t sg = atomic_load_explicit(&c->slow_gets_, memory_order_relaxed);
 		uint64_t sp = atomic_load_explicit(&c->slow_puts_, memory_order_relaxed);
 		out->gets += g + sg;
-		out->puts += g + n - b + sp; /* inline puts: see cache_load */
+		out->puts += g + n + hot - b + sp; /* inline puts: see window_moved */
 	}
 	out->gets += atomic_load_explicit(&p->slow_gets, memory_order_relaxed);
 	out->puts += atomic_load_explicit(&p->slow_puts, memory_order_relaxed);
@@ -629,17 +740,22 @@ int weft_pool_stats_get(weft_pool *p, weft_pool_stats *out)
 	return 0;
 }
 
-void weft_pool_destroy(weft_pool *p)
+void weft_pool_destroy(weft_pool *h)
 {
-	if (p == NULL)
+	if (h == NULL)
 		return;
+	struct pool *p = pool_of(h);
 	/* First, so that no thread's exit reaches the pool once it is gone. */
 	pthread_key_delete(p->key);
 	struct mag *drop = NULL;
-	for (size_t i = 0; i <= p->head.nslots_; i++) {
-		cache_t *c = i < p->head.nslots_ ? &p->head.caches_[i] : &p->depot.shared;
-		if (i < p->head.nslots_)
-			cache_unload(c); /* the threads that used it are done (see pool.h) */
+	for (size_t i = 0; i <= p->ncaches + 1; i++) {
+		cache_t *c = i <= p->ncaches ? &p->caches[i] : &p->depot.shared;
+		if (i <= p->ncaches) {
+			cache_unload(p, c); /* the threads that used it are done (see pool.h) */
+			void *hot = hot_take(c);
+			if (hot != NULL)
+				obj_free(p, hot);
+		}
 		if (c->loaded_ != NULL)
 			push(&drop, c->loaded_);
 		if (c->prev_ != NULL)
@@ -655,9 +771,8 @@ void weft_pool_destroy(weft_pool *p)
 		       atomic_load_explicit(&p->freed, memory_order_relaxed);
 	if (out != 0)
 		fprintf(stderr, "weft_pool %p destroyed with %llu object(s) still out "
-				"(leaked)\n", (void *)p, (unsigned long long)out);
+				"(leaked)\n", (void *)h, (unsigned long long)out);
 #endif
 	weft_mutex_destroy(&p->depot.lock);
-	weft_mem_free(p->head.caches_);
 	weft_mem_free(p);
 }

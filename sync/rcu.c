@@ -130,6 +130,8 @@ static void trampoline(struct rcu_head *rh)
 
 void weft_rcu_retire(weft_rcu_head *head, void (*fn)(weft_rcu_head *head))
 {
+	if (head == NULL || fn == NULL)
+		return; /* bad input: nothing to retire (a NULL fn would crash the call_rcu thread) */
 	ensure_registered(); /* call_rcu takes a read-side lock internally */
 	head->fn_ = fn;
 	TSAN_RELEASE(head);

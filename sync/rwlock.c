@@ -18,7 +18,8 @@
  *      the clearer goes on to wake readers. So a parked writer is never left with WWAIT clear
  *      and nobody on its way to wake it.
  *   4. Whoever makes the lock admissible to readers (clears WRITER with no WWAIT left, or
- *      clears WWAIT without waking a writer) clears RWAIT and unparks every reader on `state`.
+ *      clears WWAIT without waking a writer) clears RWAIT and unparks every reader on `state`,
+ *      even if running readers have entered since (rw_admit_readers).
  *   5. Once every caller has left, `state` is 0: every unlock that frees the lock and every
  *      abandon clears the wait bits it finds (rw_wake).
  * Lost wake-ups are excluded by the parking lot's compare-under-bucket-lock (waiter.h):
@@ -77,32 +78,47 @@ static bool rw_wake_writer(weft_rwlock *l)
 }
 
 /*
- * Called with s, a recent value of state, after the caller made the lock free (or, from
- * rw_abandon, dropped its claim): hand the lock on to one writer, else to all readers.
- * Stops as soon as someone holds the lock again: that holder's unlock does this work.
+ * Invariant 4: while no writer holds or waits for the lock, clear RWAIT and unpark every
+ * parked reader, whether or not readers are inside: readers already inside do not hold
+ * others back. s is a recent value of state.
  */
-static void rw_wake(weft_rwlock *l, uint32_t s)
+static void rw_admit_readers(weft_rwlock *l, uint32_t s)
 {
-	for (;;) {
-		if ((s & (WRITER | READERS)) != 0 || (s & (WWAIT | RWAIT)) == 0)
-			return;
-		if (s & WWAIT) {
-			/* Relaxed: the bump in rw_wake_writer publishes it to writers. */
-			if (!atomic_compare_exchange_weak_explicit(&l->state, &s, s & ~WWAIT,
-								   memory_order_relaxed,
-								   memory_order_relaxed))
-				continue;
-			if (rw_wake_writer(l))
-				return;
-			s = atomic_load_explicit(&l->state, memory_order_relaxed);
-			continue;
-		}
+	while ((s & (WRITER | WWAIT)) == 0 && (s & RWAIT)) {
 		/* Relaxed: the parking lot's bucket lock orders it before the readers' wake. */
 		if (atomic_compare_exchange_weak_explicit(&l->state, &s, s & ~RWAIT,
 							  memory_order_relaxed, memory_order_relaxed)) {
 			weft_unpark(&l->state, INT32_MAX);
 			return;
 		}
+	}
+}
+
+/*
+ * Called with s, a recent value of state, after the caller made the lock free (or, from
+ * rw_abandon, dropped its claim): hand the lock on to one writer, else to all readers.
+ * A writer is handed the turn only while the lock is free; once someone holds it again,
+ * that holder's unlock does it. Readers are let in even if other readers got in meanwhile
+ * (bug fixed here: a reader slipping in between the unlock and this call made it return
+ * with RWAIT set and the parked readers asleep until the last reader left, which a stream
+ * of overlapping readers may never do).
+ */
+static void rw_wake(weft_rwlock *l, uint32_t s)
+{
+	for (;;) {
+		if ((s & WWAIT) == 0) {
+			rw_admit_readers(l, s);
+			return;
+		}
+		if ((s & (WRITER | READERS)) != 0)
+			return; /* held again: the holder's (or last reader's) unlock passes the turn */
+		/* Relaxed: the bump in rw_wake_writer publishes it to writers. */
+		if (!atomic_compare_exchange_weak_explicit(&l->state, &s, s & ~WWAIT,
+							   memory_order_relaxed, memory_order_relaxed))
+			continue;
+		if (rw_wake_writer(l))
+			return;
+		s = atomic_load_explicit(&l->state, memory_order_relaxed);
 	}
 }
 
@@ -157,17 +173,9 @@ static void rw_abandon(weft_rwlock *l)
 		;
 	if (rw_wake_writer(l))
 		return;
-	s = atomic_load_explicit(&l->state, memory_order_relaxed);
 	/* No writer parked. Readers may join readers already inside, so only a writer inside
 	 * (whose unlock wakes them) or a new WWAIT (whose writer will) keeps them parked. */
-	while ((s & (WRITER | WWAIT)) == 0 && (s & RWAIT)) {
-		if (atomic_compare_exchange_weak_explicit(&l->state, &s, s & ~RWAIT,
-							  memory_order_relaxed,
-							  memory_order_relaxed)) {
-			weft_unpark(&l->state, INT32_MAX);
-			return;
-		}
-	}
+	rw_admit_readers(l, atomic_load_explicit(&l->state, memory_order_relaxed));
 }
 
 int weft_rwlock_wrlock_slow_(weft_rwlock *l, weft_ctx *ctx)

@@ -11,37 +11,8 @@
 #include <weft/counter.h>
 #include <weft/ctx.h>
 
+#include "alloc_cases.h"
 #include "weft_test.h"
-
-/* Single-threaded scenarios: plain counters are enough. */
-static long alloc_count, fail_at, live;
-static bool failed;
-
-static void *counting_alloc(size_t size, size_t align, void *user)
-{
-	(void)user;
-	if (++alloc_count == fail_at) {
-		failed = true;
-		return NULL;
-	}
-	void *p = NULL;
-	if (align <= _Alignof(max_align_t))
-		p = malloc(size);
-	else if (posix_memalign(&p, align, size) != 0)
-		p = NULL;
-	if (p != NULL)
-		live++;
-	return p;
-}
-
-static void counting_free(void *p, void *user)
-{
-	(void)user;
-	live--;
-	free(p);
-}
-
-static const weft_allocator counting = { counting_alloc, counting_free, NULL };
 
 enum { NODES = 24 };
 
@@ -73,9 +44,9 @@ static bool scenario(void)
 	}
 	if (err != 0) {
 		CHECK_EQ(err, ENOMEM);
-		CHECK(failed);
+		CHECK(test_alloc_failed());
 	} else {
-		CHECK(!failed);
+		CHECK(!test_alloc_failed());
 		CHECK_EQ(weft_shard_counter_read(sc[1]), 5);
 	}
 	/* Unwind: parents released first, then the rest; cancel on the way for good measure. */
@@ -91,17 +62,16 @@ static bool scenario(void)
 WEFT_TEST(fail_every_nth_allocation)
 {
 	CHECK_EQ(weft_allocator_set(&(weft_allocator){ NULL, NULL, NULL }), EINVAL);
-	CHECK_EQ(weft_allocator_set(&counting), 0);
+	CHECK_EQ(weft_allocator_set(&test_allocator), 0);
 	long n;
 	for (n = 1;; n++) {
-		alloc_count = 0;
-		fail_at = n;
-		failed = false;
+		test_alloc_fail_after(n - 1);
 		bool complete = scenario();
-		CHECK_EQ(live, 0); /* nothing leaked by the failed call or the unwinding */
+		CHECK_EQ(test_alloc_live(), 0); /* nothing leaked by the failed call or the unwinding */
 		if (complete)
 			break;
 	}
+	test_alloc_fail_none();
 	CHECK_EQ(weft_allocator_set(NULL), 0);
 	CHECK_EQ(n, NODES + 2 + 1); /* one allocation per node and per counter */
 	printf("failed allocation N for N = 1..%ld: ENOMEM each time, nothing leaked\n", n - 1);

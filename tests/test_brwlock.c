@@ -19,15 +19,13 @@ static int trywr(void *l) { return weft_brwlock_trywrlock(l); }
 static bool writer_waiting(void *l)
 {
 	weft_brwlock *b = l;
-	return (atomic_load(&b->wflag) & WEFT_BRWLOCK_WRITER_) ||
-	       (atomic_load(&b->wlock.state) & WEFT_RWLOCK_WWAIT_);
+	return (atomic_load(&b->wflag) & WEFT_BRWLOCK_WRITER_) != 0;
 }
 
 static bool readers_parked(void *l)
 {
 	weft_brwlock *b = l;
-	return (atomic_load(&b->wflag) & WEFT_BRWLOCK_RWAIT_) ||
-	       (atomic_load(&b->wlock.state) & WEFT_RWLOCK_RWAIT_);
+	return (atomic_load(&b->wflag) & WEFT_BRWLOCK_WAIT_) != 0;
 }
 
 static struct rw_ops make_ops(void)
@@ -41,14 +39,14 @@ static struct rw_ops make_ops(void)
 	};
 }
 
-/* Idle: no writer flag, no reader in any slot, underlying lock free; then destroy. */
+/* Idle: no writer flag, no reader and no sleep hint in any slot; then destroy. */
 static void check_idle_destroy(struct rw_ops *o)
 {
 	weft_brwlock *b = o->lock;
 	CHECK_EQ(atomic_load(&b->wflag), 0);
-	CHECK_EQ(atomic_load(&b->wlock.state), 0);
-	for (uint32_t i = 0; i < b->nslots; i++)
-		CHECK_EQ(atomic_load(&b->slots[i].readers) & WEFT_BRWLOCK_COUNT_, 0);
+	for (uint32_t k = 1; k <= b->nslots; k++) /* own slots, then the shared one */
+		CHECK_EQ(atomic_load(weft_brwlock_line_(b, k)) &
+				 (WEFT_BRWLOCK_COUNT_ | WEFT_BRWLOCK_SLEEP_), 0);
 	weft_brwlock_destroy(b);
 }
 

@@ -12,6 +12,7 @@
 #include <weft/alloc.h>
 #include <weft/deque.h>
 
+#include "alloc_cases.h"
 #include "weft_test.h"
 
 /* Items are 1..n encoded as pointers (never NULL). */
@@ -88,39 +89,20 @@ WEFT_TEST(pop_empty_no_index_wrap)
 	weft_deque_destroy(d);
 }
 
-/* An allocator that fails when told to, to prove ENOMEM has no side effect. */
-static _Atomic int fail_allocs;
-static void *failing_alloc(size_t size, size_t align, void *user)
-{
-	(void)user;
-	if (atomic_load(&fail_allocs))
-		return NULL;
-	void *p = NULL;
-	if (align < sizeof(void *))
-		align = sizeof(void *);
-	return posix_memalign(&p, align, size) == 0 ? p : NULL;
-}
-static void failing_free(void *p, void *user)
-{
-	(void)user;
-	free(p);
-}
-
 WEFT_TEST(enomem_leaves_deque_unchanged)
 {
-	weft_allocator a = {failing_alloc, failing_free, NULL};
-	CHECK_EQ(weft_allocator_set(&a), 0);
+	CHECK_EQ(weft_allocator_set(&test_allocator), 0);
 	weft_deque *d = NULL;
-	atomic_store(&fail_allocs, 1);
+	test_alloc_fail_all();
 	CHECK_EQ(weft_deque_create(&d, 4), ENOMEM);
-	atomic_store(&fail_allocs, 0);
+	test_alloc_fail_none();
 	CHECK_EQ(weft_deque_create(&d, 4), 0);
 	for (uint64_t i = 1; i <= 4; i++)
 		CHECK_EQ(weft_deque_push(d, ITEM(i)), 0);
-	atomic_store(&fail_allocs, 1);
+	test_alloc_fail_all();
 	CHECK_EQ(weft_deque_push(d, ITEM(5)), ENOMEM);
 	CHECK_EQ(weft_deque_size_hint(d), 4);
-	atomic_store(&fail_allocs, 0);
+	test_alloc_fail_none();
 	CHECK_EQ(weft_deque_push(d, ITEM(5)), 0);
 	for (uint64_t i = 5; i >= 1; i--)
 		CHECK_EQ(ID(weft_deque_pop(d)), i);

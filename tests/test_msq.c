@@ -15,6 +15,7 @@
 
 #include "queues/queue_ops.h"
 #include "sync/hazard_internal.h"
+#include "alloc_cases.h"
 #include "weft_test.h"
 
 #define SEQ_BITS 32
@@ -231,48 +232,23 @@ WEFT_TEST(bad_input)
 	weft_msq_destroy(NULL);
 }
 
-/* The allocator fails its nth call from now on (n counts down; -1: never). */
-static _Atomic long fail_in = -1;
-
-static void *counting_alloc(size_t size, size_t align, void *user)
-{
-	(void)user;
-	long n = atomic_load(&fail_in);
-	if (n >= 0) {
-		atomic_store(&fail_in, n - 1);
-		if (n == 0)
-			return NULL;
-	}
-	if (align <= _Alignof(max_align_t))
-		return malloc(size);
-	void *p = NULL;
-	return posix_memalign(&p, align, size) == 0 ? p : NULL;
-}
-
-static void counting_free(void *p, void *user)
-{
-	(void)user;
-	free(p);
-}
-
 static void enomem_paths(weft_msq_reclaim how)
 {
-	weft_allocator a = {counting_alloc, counting_free, NULL};
-	CHECK_EQ(weft_allocator_set(&a), 0);
+	CHECK_EQ(weft_allocator_set(&test_allocator), 0);
 	/* create: fail the queue, then the dummy; nothing leaks (ASan). */
 	for (long n = 0; n < 2; n++) {
 		weft_msq *q = NULL;
-		atomic_store(&fail_in, n);
+		test_alloc_fail_after(n);
 		CHECK_EQ(weft_msq_create(&q, how), ENOMEM);
 		CHECK(q == NULL);
 	}
-	atomic_store(&fail_in, -1);
+	test_alloc_fail_none();
 	weft_msq *q;
 	CHECK_EQ(weft_msq_create(&q, how), 0);
 	CHECK_EQ(weft_msq_push(q, (void *)1), 0);
-	atomic_store(&fail_in, 0);
+	test_alloc_fail_after(0);
 	CHECK_EQ(weft_msq_push(q, (void *)2), ENOMEM); /* no side effect */
-	atomic_store(&fail_in, -1);
+	test_alloc_fail_none();
 	CHECK_EQ(weft_msq_push(q, (void *)3), 0);
 	void *item;
 	CHECK_EQ(weft_msq_pop(q, &item), 0);

@@ -16,6 +16,7 @@
 #include <weft/pool.h>
 #include <weft/queue.h>
 
+#include "alloc_cases.h"
 #include "weft_test.h"
 
 #if defined(__has_feature)
@@ -151,6 +152,38 @@ WEFT_TEST(reuse_and_ctor_dtor_balance)
 	weft_pool_destroy(p);
 	CHECK_EQ(atomic_load(&ctor_calls), N);
 	CHECK_EQ(atomic_load(&dtor_calls), N);
+}
+
+/* The hot slot (release builds) and the magazine below it keep LIFO order, a NULL put
+ * between real ones moves nothing, and stats stay exact across both. */
+WEFT_TEST(lifo_and_null_puts)
+{
+	weft_pool_config cfg = small_cfg(32);
+	cfg.magazine_size = 2;
+	weft_pool *p;
+	CHECK_EQ(weft_pool_create(&p, &cfg), 0);
+	enum { N = 7 };
+	void *objs[N];
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++) {
+			objs[i] = weft_pool_get(p);
+			CHECK(objs[i] != NULL);
+		}
+		for (int i = 0; i < N; i++) {
+			weft_pool_put(p, objs[i]);
+			weft_pool_put(p, NULL);
+		}
+		for (int i = N - 1; i >= 0; i--)
+			CHECK(weft_pool_get(p) == objs[i]); /* last put, first got */
+		for (int i = 0; i < N; i++)
+			weft_pool_put(p, objs[i]);
+	}
+	weft_pool_stats st;
+	CHECK_EQ(weft_pool_stats_get(p, &st), 0);
+	CHECK_EQ(st.gets, 3 * 2 * N);
+	CHECK_EQ(st.puts, 3 * 2 * N);
+	CHECK_EQ(st.created, N);
+	weft_pool_destroy(p);
 }
 
 /* ---- exactly-once ownership under hand-off ---- */
@@ -396,32 +429,6 @@ WEFT_TEST(trim_returns_memory)
 
 /* ---- ENOMEM ---- */
 
-static long alloc_count, fail_at, live;
-
-static void *counting_alloc(size_t size, size_t align, void *user)
-{
-	(void)user;
-	if (++alloc_count == fail_at)
-		return NULL;
-	void *q = NULL;
-	if (align <= _Alignof(max_align_t))
-		q = malloc(size);
-	else if (posix_memalign(&q, align, size) != 0)
-		q = NULL;
-	if (q != NULL)
-		live++;
-	return q;
-}
-
-static void counting_free(void *q, void *user)
-{
-	(void)user;
-	live--;
-	free(q);
-}
-
-static const weft_allocator counting = { counting_alloc, counting_free, NULL };
-
 /* True when the whole scenario ran without meeting the failure. */
 static bool enomem_scenario(void)
 {
@@ -458,17 +465,16 @@ static bool enomem_scenario(void)
 
 WEFT_TEST(enomem_leaks_nothing)
 {
-	CHECK_EQ(weft_allocator_set(&counting), 0);
+	CHECK_EQ(weft_allocator_set(&test_allocator), 0);
 	long n;
 	for (n = 1; n < 1000; n++) {
 		atomic_store(&ctor_calls, 0);
 		atomic_store(&dtor_calls, 0);
-		alloc_count = 0;
-		fail_at = n;
+		test_alloc_fail_after(n - 1);
 		bool done = enomem_scenario();
-		CHECK_EQ(live, 0);
+		CHECK_EQ(test_alloc_live(), 0);
 		CHECK_EQ(atomic_load(&ctor_calls), atomic_load(&dtor_calls));
-		if (done && alloc_count < n)
+		if (done && test_alloc_seen() < n)
 			break;
 	}
 	CHECK_EQ(weft_allocator_set(NULL), 0);

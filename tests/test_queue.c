@@ -21,6 +21,7 @@
 #include <weft/queue.h>
 #include <weft/rcu.h>
 
+#include "alloc_cases.h"
 #include "weft_test.h"
 
 typedef struct kind_info {
@@ -199,28 +200,6 @@ WEFT_TEST(destroy_non_empty)
 	}
 }
 
-/* An allocator that fails the Nth allocation from now (and counts live blocks). */
-static _Atomic long alloc_countdown = -1; /* -1: never fail */
-static _Atomic long alloc_live;
-static void *failing_alloc(size_t size, size_t align, void *user)
-{
-	(void)user;
-	long n = atomic_fetch_sub(&alloc_countdown, 1);
-	if (n == 0)
-		return NULL;
-	void *p = NULL;
-	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) != 0)
-		return NULL;
-	atomic_fetch_add(&alloc_live, 1);
-	return p;
-}
-static void failing_free(void *p, void *user)
-{
-	(void)user;
-	atomic_fetch_sub(&alloc_live, 1);
-	free(p);
-}
-
 /* msq and msq_rcu free their nodes later (hazard-pointer scan, RCU grace period). */
 static void settle_deferred_frees(void)
 {
@@ -237,8 +216,7 @@ WEFT_TEST(enomem_leaks_nothing)
 	CHECK_EQ(weft_queue_pop(warm, &got), 0);
 	weft_queue_destroy(warm);
 	settle_deferred_frees();
-	weft_allocator a = { failing_alloc, failing_free, NULL };
-	CHECK_EQ(weft_allocator_set(&a), 0);
+	CHECK_EQ(weft_allocator_set(&test_allocator), 0);
 	for (size_t i = 0; i < NKINDS; i++) {
 		const kind_info *k = &kinds[i];
 		weft_queue_kind kind;
@@ -246,16 +224,16 @@ WEFT_TEST(enomem_leaks_nothing)
 		int failures = 0;
 		for (long fail_at = 0;; fail_at++) {
 			weft_queue *q = NULL;
-			atomic_store(&alloc_countdown, fail_at);
+			test_alloc_fail_after(fail_at);
 			int err = weft_queue_create(&q, kind, 16);
-			atomic_store(&alloc_countdown, -1);
+			test_alloc_fail_none();
 			if (err == 0) {
 				weft_queue_destroy(q);
 				break;
 			}
 			CHECK_EQ(err, ENOMEM);
 			CHECK(q == NULL);
-			CHECK_EQ(atomic_load(&alloc_live), 0);
+			CHECK_EQ(test_alloc_live(), 0);
 			failures++;
 			CHECK(fail_at < 100);
 		}
@@ -263,9 +241,9 @@ WEFT_TEST(enomem_leaks_nothing)
 		if (!k->bounded) { /* a push that cannot allocate enqueues nothing */
 			weft_queue *q = make(k, 0);
 			CHECK_EQ(weft_queue_push(q, ITEM(0, 1)), 0);
-			atomic_store(&alloc_countdown, 0);
+			test_alloc_fail_after(0);
 			CHECK_EQ(weft_queue_push(q, ITEM(0, 2)), ENOMEM);
-			atomic_store(&alloc_countdown, -1);
+			test_alloc_fail_none();
 			CHECK_EQ(weft_queue_push(q, ITEM(0, 3)), 0);
 			void *it;
 			CHECK_EQ(weft_queue_pop(q, &it), 0);
@@ -276,7 +254,7 @@ WEFT_TEST(enomem_leaks_nothing)
 			weft_queue_destroy(q);
 		}
 		settle_deferred_frees();
-		CHECK_EQ(atomic_load(&alloc_live), 0);
+		CHECK_EQ(test_alloc_live(), 0);
 		printf("%s: %d allocation failures, each ENOMEM with nothing leaked\n", k->name,
 		       failures);
 	}

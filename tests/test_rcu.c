@@ -224,3 +224,13 @@ WEFT_STRESS(stress_readers_writers)
 	for (int i = 0; i < CELLS; i++)
 		free(atomic_load(&st.cell[i]));
 }
+
+/* A NULL head or function is ignored (the bug fixed here: a NULL head crashed at once, a
+ * NULL function on liburcu's call_rcu thread after the grace period). */
+WEFT_TEST(retire_null_is_ignored)
+{
+	static weft_rcu_head h;
+	weft_rcu_retire(NULL, NULL);
+	weft_rcu_retire(&h, NULL);
+	CHECK_EQ(weft_rcu_barrier(), 0); /* nothing queued that could run a NULL function */
+}

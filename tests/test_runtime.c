@@ -11,6 +11,7 @@
 #include <weft/waiter.h>
 
 #include "runtime_cases.h"
+#include "alloc_cases.h"
 #include "weft_test.h"
 
 /* Run fn(arg) as a task and wait for it from this (outside) thread. */
@@ -414,25 +415,6 @@ WEFT_STRESS(idle_workers_always_woken)
 }
 
 /* ---- allocation failures: every failed call returns ENOMEM and leaks nothing ---- */
-static _Atomic long alloc_seen, alloc_fail_at;
-
-static void *failing_alloc(size_t size, size_t align, void *user)
-{
-	(void)user;
-	if (atomic_fetch_add(&alloc_seen, 1) + 1 == atomic_load(&alloc_fail_at))
-		return NULL;
-	void *p = NULL;
-	if (align < sizeof(void *))
-		align = sizeof(void *);
-	return posix_memalign(&p, align, size) == 0 ? p : NULL;
-}
-
-static void failing_free(void *p, void *user)
-{
-	(void)user;
-	free(p);
-}
-
 static void sleep_add_task(void *arg)
 {
 	CHECK_EQ(weft_sleep(NULL, 100000), 0);
@@ -441,12 +423,10 @@ static void sleep_add_task(void *arg)
 
 WEFT_TEST(enomem_leaks_nothing)
 {
-	weft_allocator a = { failing_alloc, failing_free, NULL };
-	CHECK_EQ(weft_allocator_set(&a), 0);
+	CHECK_EQ(weft_allocator_set(&test_allocator), 0);
 	int failures = 0;
 	for (long k = 1; k < 400; k++) {
-		atomic_store(&alloc_seen, 0);
-		atomic_store(&alloc_fail_at, k);
+		test_alloc_fail_after(k - 1);
 		weft_rt_config cfg;
 		weft_rt_config_init(&cfg);
 		cfg.workers = 2;
@@ -470,10 +450,10 @@ WEFT_TEST(enomem_leaks_nothing)
 		}
 		CHECK_EQ(weft_rt_stop(rt), 0);
 		CHECK_EQ(atomic_load(&go_sum), want);
-		if (atomic_load(&alloc_seen) < k)
+		if (test_alloc_seen() < k)
 			break; /* no allocation failed any more: every path was tried */
 	}
-	atomic_store(&alloc_fail_at, 0);
+	test_alloc_fail_none();
 	CHECK_EQ(weft_allocator_set(NULL), 0);
 	printf("%d starts failed with ENOMEM, then every later allocation failure was absorbed\n",
 	       failures);

@@ -114,3 +114,34 @@ WEFT_TEST(deadline)
 	rw_case_deadline(&ops);
 	check_idle();
 }
+
+/*
+ * A writer unlocks while readers are parked behind it, and a running reader takes the read
+ * lock in the moment between the unlock's clearing of WRITER and its clearing of RWAIT (a
+ * few instructions apart in rw_wake). The parked readers must still be woken: the lock is
+ * admissible to readers. The bug fixed here: rw_wake saw the new reader, returned as if
+ * someone held the lock against readers, and left RWAIT set and the readers parked until
+ * the last reader left (with a stream of overlapping readers: never).
+ * White-box: the reader that slips in is added to the state word before the unlock, so the
+ * unlock's rw_wake meets exactly the state that interleaving produces.
+ */
+WEFT_TEST(reader_slipping_in_does_not_strand_parked_readers)
+{
+	CHECK_EQ(weft_rwlock_wrlock(&the_lock, NULL), 0);
+	struct rw_call r1;
+	pthread_t t1;
+	rw_call_start(&r1, &t1, &ops, NULL, false);
+	r1.unlock_after = false; /* keep the read lock: the main thread checks and releases */
+	rw_await(readers_parked, &the_lock);
+	rw_sleep_ms(20); /* let r1 park */
+	/* The reader that slips in (it leaves below with an ordinary rdunlock). */
+	atomic_fetch_add(&the_lock.state, 1);
+	CHECK_EQ(weft_rwlock_wrunlock(&the_lock), 0);
+	/* No writer holds or waits: the unlock must have let the parked readers go. */
+	CHECK(!readers_parked(&the_lock));
+	pthread_join(t1, NULL); /* r1 got in while the other reader still holds the lock */
+	CHECK_EQ(atomic_load(&r1.result), 0);
+	CHECK_EQ(weft_rwlock_rdunlock(&the_lock), 0); /* r1's */
+	CHECK_EQ(weft_rwlock_rdunlock(&the_lock), 0); /* the reader that slipped in */
+	check_idle();
+}

@@ -2,11 +2,16 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <weft/ctx.h>
 #include <weft/wg.h>
 
+#include "ctx_cases.h"
 #include "weft_test.h"
 
 WEFT_TEST(basics)
@@ -26,22 +31,16 @@ WEFT_TEST(basics)
 	CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
 }
 
+static int wg_wait_on(void *wg, weft_ctx *c)
+{
+	return weft_wg_wait(wg, c);
+}
+
 WEFT_TEST(ctx_errors)
 {
 	weft_wg wg = WEFT_WG_INIT;
 	weft_wg_add(&wg, 1);
-	weft_ctx *c;
-	CHECK_EQ(weft_ctx_with_cancel(NULL, &c), 0);
-	weft_ctx_cancel(c);
-	CHECK_EQ(weft_wg_wait(&wg, c), ECANCELED);
-	weft_ctx_release(c);
-	uint64_t deadline = weft_now_ns() + 10 * 1000 * 1000;
-	CHECK_EQ(weft_ctx_with_deadline(NULL, deadline, &c), 0);
-	CHECK_EQ(weft_wg_wait(&wg, c), ETIMEDOUT);
-	uint64_t now = weft_now_ns();
-	CHECK(now >= deadline);
-	printf("wg wait deadline lateness: %.3f ms\n", (double)(now - deadline) / 1e6);
-	weft_ctx_release(c);
+	check_wait_ctx_errors("wg wait", wg_wait_on, &wg);
 	weft_wg_done(&wg);
 	CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
 }
@@ -141,4 +140,44 @@ WEFT_STRESS(reuse_does_not_strand_waiters)
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 	printf("%llu reuse rounds with 4 waiters: none stranded\n", (unsigned long long)rounds);
+}
+
+/* More done than add: the behaviour wg.h documents for each kind of build. */
+static void negative_child(void)
+{
+	weft_wg wg = WEFT_WG_INIT;
+	weft_wg_add(&wg, 1);
+	weft_wg_done(&wg);
+	weft_wg_done(&wg); /* -1: a debug build aborts here */
+	/* Other builds: the count stays negative and counts as zero for waiters. */
+	if (weft_wg_wait(&wg, NULL) != 0)
+		_exit(3);
+	weft_wg_add(&wg, 1); /* -1 -> 0: still nothing to wait for */
+	if (weft_wg_wait(&wg, NULL) != 0)
+		_exit(4);
+	weft_wg_add(&wg, 1); /* 0 -> 1: a wait now needs a done */
+	weft_ctx *ctx;
+	if (weft_ctx_with_timeout(NULL, 1000000, &ctx) != 0)
+		_exit(5);
+	int r = weft_wg_wait(&wg, ctx);
+	weft_ctx_release(ctx);
+	if (r != ETIMEDOUT)
+		_exit(6);
+	weft_wg_done(&wg);
+	if (weft_wg_wait(&wg, NULL) != 0)
+		_exit(7);
+}
+
+WEFT_TEST(negative_count)
+{
+	char out[512];
+	int status = weft_test_run_child(negative_child, out, sizeof out);
+#if defined(WEFT_DEBUG_CHECKS)
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	CHECK(strstr(out, "made a wait group's count negative") != NULL);
+#else
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	(void)out;
+#endif
 }

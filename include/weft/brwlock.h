@@ -3,36 +3,39 @@
  *
  * Each reader announces itself in its own cache-line-sized slot (indexed by
  * weft_thread_index()), so readers never write a line another reader writes: read-locking
- * costs one store, one full fence (folded into the store: a seq_cst store) and one load of
- * a line that only writers change. A writer takes an ordinary writer-preferring
- * weft_rwlock (which orders writers among themselves and excludes the readers that have no
- * slot), raises a flag that stops new readers, and waits for the slots in use to drain.
- * Threads whose index is at or beyond the slot count read through that same weft_rwlock.
+ * costs one store with a full fence folded in (a seq_cst store: one xchg on x86-64) and one
+ * load of a line that only writers change; read-unlocking is one store to the reader's own
+ * slot and touches nothing else. A writer claims the lock with one compare-and-swap on that
+ * writer word (which stops new readers), then waits for the slots in use to drain;
+ * releasing is one exchange. Threads without a slot of their own (an index at or beyond
+ * the slot count) share one extra slot, updated with atomic read-modify-writes.
  *
  * The reference idea is BRAVO (Dice & Kogan, "BRAVO - Biased Locking for Reader-Writer
  * Locks", USENIX ATC 2019); the peer is ck_brlock. Unlike BRAVO, the bias is never switched
  * off for a period after a write: readers always use their slot, and a write only makes
  * them wait while it is pending or inside (the writer pays a scan of the slots that this
- * lock has seen used, not of every slot). Writers cannot starve: once the flag is up no
- * reader enters; the writer waits only for the readers already inside.
+ * lock has seen used, not of every slot). Writers cannot starve: once the writer word is
+ * up no reader enters; the writer waits only for the readers already inside.
  *
  * Rules and costs:
  *   - A read lock must be released by the thread that took it (the slot is the caller's
  *     thread index slot; the lock keeps no other record). Nested read-locking by a thread
- *     that holds a slot read lock is allowed; by a thread without a slot it can deadlock
- *     against a waiting writer, as with weft_rwlock.
- *   - Writers are expensive (a scan of the used slots, plus the underlying lock): use this
- *     lock where reads outnumber writes by far; otherwise use weft_rwlock.
- *   - weft_brwlock_create allocates (the slots: 128 bytes each, max(64, 2 x CPUs) slots,
- *     rounded up to 64); nothing else allocates.
+ *     that holds a slot read lock is allowed; by a thread without a slot of its own it can
+ *     deadlock against a waiting writer, as with weft_rwlock.
+ *   - Writers are expensive (a scan of the used slots): use this lock where reads outnumber
+ *     writes by far; otherwise use weft_rwlock. Writers are not ordered among themselves
+ *     (no FIFO): a writer that waits for another writer competes with the others when it
+ *     leaves.
+ *   - weft_brwlock_create allocates (the slots: 128 bytes each, max(64, 2 x CPUs) slots
+ *     rounded up to 64, one of them the shared slot); nothing else allocates.
  *
  * Synchronisation table: every call may run concurrently with every other call on the same
  * lock from any thread, except weft_brwlock_destroy, which needs the lock idle and unused.
  *
- * Lifetime: a reader that leaves through its slot no longer touches the lock once its
- * unlock has made the lock free, so a writer may destroy the lock right after acquiring
- * it as far as slot readers go; readers without a slot, and writers, follow weft_rwlock's
- * rule (every call on the lock must have returned).
+ * Lifetime: a reader that leaves no longer touches the lock once its unlock has made the
+ * lock free (it may wake a sleeping writer afterwards, by address only), so a writer may
+ * destroy the lock right after acquiring it as far as readers go; writers follow
+ * weft_rwlock's rule (every call on the lock must have returned).
  */
 #ifndef WEFT_BRWLOCK_H
 #define WEFT_BRWLOCK_H
@@ -40,40 +43,52 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <weft/common.h>
-#include <weft/rwlock.h>
 #include <weft/thread.h>
 
 typedef struct weft_ctx weft_ctx;
 
-/* A reader slot (private). readers: bit 31 = slot registered with the lock, bits 0..30 =
- * read locks this slot's thread holds. Only the owning thread writes it. */
+/*
+ * Layout (private). The lock is an array of WEFT_PADDING-sized lines: line 0 is the
+ * header below, line k for 1 <= k < nslots is the reader slot of thread index k - 1, line
+ * nslots is the slot shared by the threads that have no slot of their own, and the
+ * used-slot bitmap follows (nslots / 64 words; bit k for line k, bit 0 for the shared
+ * slot). So the inline paths find the caller's slot at line weft_thread_index_plus1_
+ * directly; a thread with no index yet (0) lands on the header, whose first word, wflag,
+ * never carries REG, and goes out of line, where it gets one.
+ *
+ * A slot's readers word: bit 31 REG = an own slot in use (marked in the bitmap; the
+ * shared slot never carries it, so the inline paths send its users out of line); bit 30
+ * SLEEP = a writer may be asleep waiting for this slot to drain; bits 0..29 = read locks
+ * held through this slot.
+ */
 struct weft_brwlock_slot_ {
 	_Alignas(WEFT_PADDING) _Atomic uint32_t readers;
 };
 
 /* wflag bits (private). */
-#define WEFT_BRWLOCK_WRITER_ 1u /* a writer is draining the slots or inside */
-#define WEFT_BRWLOCK_SLEEP_ 2u  /* the writer parked on a slot; leaving readers wake it */
-#define WEFT_BRWLOCK_RWAIT_ 4u  /* readers parked on wflag */
+#define WEFT_BRWLOCK_WRITER_ 1u /* a writer drains the slots or is inside */
+#define WEFT_BRWLOCK_WAIT_ 2u   /* readers or writers parked on wflag (only with WRITER) */
+/* Slot bits (private). */
 #define WEFT_BRWLOCK_REG_ (UINT32_C(1) << 31)
-#define WEFT_BRWLOCK_COUNT_ (WEFT_BRWLOCK_REG_ - 1)
+#define WEFT_BRWLOCK_SLEEP_ (UINT32_C(1) << 30)
+#define WEFT_BRWLOCK_COUNT_ (WEFT_BRWLOCK_SLEEP_ - 1)
 
-/* The lock (all fields private; created by weft_brwlock_create). */
+/* The lock's header, line 0 (all fields private; created by weft_brwlock_create). */
 typedef struct weft_brwlock {
-	/* Read by every reader, written by writers. */
+	/* Read by every reader, written by writers only. */
 	_Alignas(WEFT_PADDING) _Atomic uint32_t wflag;
-	uint32_t nslots;
-	/* Writers' lock; read-locked by readers without a slot. On wflag's line on purpose:
-	 * a writer writes both, so a write moves one line between cores, not two. */
-	weft_rwlock wlock;
-	/* nslots slots, then nslots / 64 words of the used-slot bitmap. */
-	struct weft_brwlock_slot_ slots[];
+	uint32_t nslots; /* lines after the header: own slots + the shared one (multiple of 64) */
 } weft_brwlock;
+
+/* The readers word of line k (private; see the layout above). */
+static inline _Atomic uint32_t *weft_brwlock_line_(weft_brwlock *l, uint32_t k)
+{
+	return &((struct weft_brwlock_slot_ *)(void *)l)[k].readers;
+}
 
 /* Private slow paths behind the inline fast paths below. */
 WEFT_API int weft_brwlock_rdlock_slow_(weft_brwlock *l, weft_ctx *ctx, bool announced);
 WEFT_API int weft_brwlock_rdunlock_slow_(weft_brwlock *l);
-WEFT_API void weft_brwlock_wake_writer_(const void *slot);
 
 /*
  * weft_brwlock_create - a new, unlocked lock in *l.
@@ -98,18 +113,22 @@ WEFT_API void weft_brwlock_destroy(weft_brwlock *l);
  */
 static inline int weft_brwlock_rdlock(weft_brwlock *l, weft_ctx *ctx)
 {
-	uint32_t i = weft_thread_index();
-	if (WEFT_LIKELY(l != NULL && i < l->nslots)) {
-		struct weft_brwlock_slot_ *s = &l->slots[i];
-		/* Relaxed: only this thread writes its slot. */
-		if (WEFT_LIKELY(atomic_load_explicit(&s->readers, memory_order_relaxed) ==
-				WEFT_BRWLOCK_REG_)) {
+	uint32_t t = weft_thread_index_plus1_; /* thread.h: index + 1, 0 before the first */
+	if (WEFT_LIKELY(l != NULL && t < l->nslots)) {
+		_Atomic uint32_t *s = weft_brwlock_line_(l, t);
+		/* Relaxed: only this thread changes the count; a writer adds SLEEP only to a
+		 * slot that holds read locks, so REG alone means "own slot, none held". The
+		 * relaxed look at wflag keeps a reader that meets a writer from announcing
+		 * itself (and from making the writer wait for its retreat); the seq_cst
+		 * load below decides. */
+		if (WEFT_LIKELY(atomic_load_explicit(s, memory_order_relaxed) ==
+					WEFT_BRWLOCK_REG_ &&
+				atomic_load_explicit(&l->wflag, memory_order_relaxed) == 0)) {
 			/* Dekker with the writer: seq_cst store of the slot, then seq_cst load of
-			 * wflag; the writer does the mirror image (store wflag, load the slots),
+			 * wflag; the writer does the mirror image (CAS wflag, load the slots),
 			 * so at least one of the two sees the other. The load is also the acquire
 			 * that pairs with the release in weft_brwlock_wrunlock. */
-			atomic_store_explicit(&s->readers, WEFT_BRWLOCK_REG_ + 1,
-					      memory_order_seq_cst);
+			atomic_store_explicit(s, WEFT_BRWLOCK_REG_ + 1, memory_order_seq_cst);
 			if (WEFT_LIKELY(atomic_load_explicit(&l->wflag, memory_order_seq_cst) == 0))
 				return 0;
 			return weft_brwlock_rdlock_slow_(l, ctx, true);
@@ -126,20 +145,19 @@ static inline int weft_brwlock_rdlock(weft_brwlock *l, weft_ctx *ctx)
  */
 static inline int weft_brwlock_rdunlock(weft_brwlock *l)
 {
-	uint32_t i = weft_thread_index();
-	if (WEFT_LIKELY(l != NULL && i < l->nslots)) {
-		struct weft_brwlock_slot_ *s = &l->slots[i];
-		uint32_t v = atomic_load_explicit(&s->readers, memory_order_relaxed);
-		if (WEFT_LIKELY(v > WEFT_BRWLOCK_REG_)) {
-			/* Relaxed hint, read before the store so that l is not touched once a
-			 * writer may own it (and free it): a writer asleep on this slot is
-			 * woken below, or by its own short timeout if it fell asleep after
-			 * this load (see brwlock.c). */
-			uint32_t f = atomic_load_explicit(&l->wflag, memory_order_relaxed);
-			/* Release: pairs with the writer's acquire load of this slot. */
-			atomic_store_explicit(&s->readers, v - 1, memory_order_release);
-			if (WEFT_UNLIKELY(f & WEFT_BRWLOCK_SLEEP_))
-				weft_brwlock_wake_writer_(&s->readers); /* uses the address only */
+	uint32_t t = weft_thread_index_plus1_;
+	if (WEFT_LIKELY(l != NULL && t < l->nslots)) {
+		_Atomic uint32_t *s = weft_brwlock_line_(l, t);
+		/* Relaxed: only this thread changes the count. The common case: own slot
+		 * (REG), one read lock, no writer asleep on it (SLEEP clear); nested locks
+		 * and SLEEP go out of line. */
+		if (WEFT_LIKELY(atomic_load_explicit(s, memory_order_relaxed) ==
+				WEFT_BRWLOCK_REG_ + 1)) {
+			/* Release: pairs with the writer's acquire (seq_cst) load of this slot.
+			 * A plain store: a writer that sets SLEEP between the load above and
+			 * this store loses it, and its short nap bounds the cost (brwlock.c,
+			 * invariant 5). After it this thread no longer touches the lock. */
+			atomic_store_explicit(s, WEFT_BRWLOCK_REG_, memory_order_release);
 			return 0;
 		}
 	}

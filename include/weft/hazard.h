@@ -97,7 +97,9 @@ WEFT_API int weft_hazard_domain_create(weft_hazard_domain **d);
  * weft_hazard_domain_destroy - free every node still retired in d (calling its free
  * function), every record, and d. NULL and the default domain are ignored.
  * Thread-safety: no other thread may use d during or after the call, and no slot of d may
- * hold a pointer. Threads that used d need not have exited.
+ * hold a pointer. Threads that used d need not have exited, but none may be exiting during
+ * the call: a thread's exit gives its record back (and scans it) from a thread-specific
+ * destructor, which would touch the freed record. Join such threads first.
  */
 WEFT_API void weft_hazard_domain_destroy(weft_hazard_domain *d);
 
@@ -142,32 +144,6 @@ static inline void weft_hazard_publish_fence_(const weft_hazard_rec *rec)
 }
 
 /*
- * weft_hazard_protect - load *src, publish it in slot and re-load *src until both loads
- * agree; return the pointer, which stays safe to dereference until the slot is cleared or
- * overwritten. NULL is returned (and published) when *src is NULL.
- * Ordering: the returned value comes from an acquire load of *src (pairs with the release
- * store that published the node).
- * Thread-safety: owner of rec only; slot < WEFT_HAZARD_SLOTS (unchecked). Never blocks.
- */
-static inline void *weft_hazard_protect(weft_hazard_rec *rec, unsigned slot, void *_Atomic *src)
-{
-	void *p = atomic_load_explicit(src, memory_order_relaxed);
-	for (;;) {
-#if defined(WEFT_HAZARD_TSAN_)
-		atomic_store_explicit(&rec->slot_[slot], p, memory_order_seq_cst);
-#else
-		atomic_store_explicit(&rec->slot_[slot], p, memory_order_relaxed);
-#endif
-		weft_hazard_publish_fence_(rec);
-		/* Acquire: pairs with the release store that linked p into the structure. */
-		void *q = atomic_load_explicit(src, memory_order_acquire);
-		if (WEFT_LIKELY(q == p))
-			return p;
-		p = q;
-	}
-}
-
-/*
  * weft_hazard_set - publish p in slot with the same fence as protect, for callers that
  * validate p themselves (e.g. "the head is still h" in a queue pop). p is safe only once
  * the caller has re-checked, after this call, that p is still reachable.
@@ -182,6 +158,28 @@ static inline void weft_hazard_set(weft_hazard_rec *rec, unsigned slot, void *p)
 #endif
 	weft_hazard_publish_fence_(rec);
 }
+
+/*
+ * weft_hazard_protect - load *src, publish it in slot and re-load *src until both loads
+ * agree; return the pointer, which stays safe to dereference until the slot is cleared or
+ * overwritten. NULL is returned (and published) when *src is NULL.
+ * Ordering: the returned value comes from an acquire load of *src (pairs with the release
+ * store that published the node).
+ * Thread-safety: owner of rec only; slot < WEFT_HAZARD_SLOTS (unchecked). Never blocks.
+ */
+static inline void *weft_hazard_protect(weft_hazard_rec *rec, unsigned slot, void *_Atomic *src)
+{
+	void *p = atomic_load_explicit(src, memory_order_relaxed);
+	for (;;) {
+		weft_hazard_set(rec, slot, p);
+		/* Acquire: pairs with the release store that linked p into the structure. */
+		void *q = atomic_load_explicit(src, memory_order_acquire);
+		if (WEFT_LIKELY(q == p))
+			return p;
+		p = q;
+	}
+}
+
 
 /*
  * weft_hazard_clear - empty slot.

@@ -35,15 +35,17 @@ WEFT_API int weft_mpsc_create(weft_mpsc **q);
 WEFT_API void weft_mpsc_destroy(weft_mpsc *q);
 
 /*
- * weft_mpsc_push - append item (any value). Returns: 0 or ENOMEM (nothing enqueued).
+ * weft_mpsc_push - append item (any value). Returns: 0, ENOMEM (nothing enqueued), EINVAL
+ * (q NULL).
  * Thread-safety: any thread. Ordering: release; pairs with the acquire in weft_mpsc_pop.
  * Allocates: one node.
  */
 WEFT_API int weft_mpsc_push(weft_mpsc *q, void *item);
 
 /*
- * weft_mpsc_pop - take the oldest item. Returns: 0, or EAGAIN when empty or when the next
- * item's push is still in progress (see above). Thread-safety: the one consumer.
+ * weft_mpsc_pop - take the oldest item. Returns: 0, EAGAIN when empty or when the next
+ * item's push is still in progress (see above), EINVAL (q or item NULL).
+ * Thread-safety: the one consumer.
  * Ordering: acquire. Frees: one node.
  */
 WEFT_API int weft_mpsc_pop(weft_mpsc *q, void **item);

@@ -3,11 +3,13 @@
  *
  * A weft_pool hands out fixed-size objects. Each thread (by its weft_thread_index(), see
  * thread.h) owns a cache holding two magazines, a "loaded" one and a "previous" one, of up
- * to `magazine_size` objects each. weft_pool_get/weft_pool_put touch only that cache (one
- * cache line of the pool, plus the magazine array) while the loaded or previous magazine
- * has an object to give or room to take one. Only when both are empty (get) or both full
- * (put) does the thread visit the shared depot, which keeps full and empty magazines:
- * it trades a whole magazine there, so objects move between threads a magazine at a time.
+ * to `magazine_size` objects each, plus a "hot" slot for one object on top of them (the
+ * object a get takes first and a put leaves last). weft_pool_get/weft_pool_put touch only
+ * that cache (one cache line of the pool, plus the magazine array) while the hot slot or
+ * the loaded or previous magazine has an object to give or room to take one. Only when
+ * all are empty (get) or full (put) does the thread visit the shared depot, which keeps
+ * full and empty magazines: it trades a whole magazine there, so objects move between
+ * threads a magazine at a time.
  * Threads whose index is at or beyond `max_caches` (or that have no index) share one
  * cache kept under the depot's lock: correct, just slower.
  *
@@ -42,15 +44,20 @@
  *
  * Fast path: weft_pool_get and weft_pool_put are static inline below. In a release build of
  * the library, a get or put that its thread's cache can serve costs a handful of
- * instructions: one thread-local load (weft_thread_index, initial-exec TLS), a bounds check,
- * the cache's loaded magazine (an array and a count) and a counter for stats; no function
- * call, no atomic read-modify-write, no lock, no fence. Only when the loaded magazine is
- * empty (get) or full (put), or the thread has no cache, does it call the library
- * (weft_pool_get_slow_/weft_pool_put_slow_), which swaps in the previous magazine or visits
- * the depot. The library decides at run time, not the caller's compile flags: a library
- * built with WEFT_DEBUG_CHECKS or AddressSanitizer never loads a magazine into the inline
- * path (its capacity reads 0), so every get and put goes out of line to the checks and
- * poisoning described below, whatever flags the calling code was compiled with.
+ * instructions: one thread-local load (weft_thread_index, initial-exec TLS), a bounds check
+ * against a field of the pool handle itself, then the cache's "hot" slot (one object held
+ * outside the magazines: the top of the thread's stack of cached objects) or, when that
+ * cannot serve, the loaded magazine (an array and a count), and a counter for stats; no
+ * function call, no atomic read-modify-write, no lock, no fence. A get followed by a put on
+ * the same thread moves one pointer through the hot slot and back, so consecutive pairs do
+ * not wait on each other's count updates (a count stored by one call and loaded by the next
+ * is a store-to-load forwarding on every call). Only when the hot slot and the loaded
+ * magazine are both empty (get) or both full (put), or the thread has no cache, does it
+ * call the library (weft_pool_get_slow_/weft_pool_put_slow_), which swaps in the previous
+ * magazine or visits the depot. The library decides at run time, not the caller's compile
+ * flags: a library built with WEFT_DEBUG_CHECKS or AddressSanitizer keeps every cache's
+ * window shut (no hot slot, capacity 0), so every get and put goes out of line to the
+ * checks and poisoning described above, whatever flags the calling code was compiled with.
  *
  * Fibers: inside weft's runtime the caches are per worker thread (fibers on one worker share
  * its cache). A fiber may migrate to another worker between a get and its put; that is
@@ -86,8 +93,8 @@ typedef struct weft_pool_config {
 	 * Default NULL. */
 	void (*dtor)(void *obj, void *user);
 	void *user;           /* passed to ctor and dtor; default NULL */
-	size_t magazine_size; /* objects per magazine (< 2^32); a cache holds up to 2x this;
-	                         default 32 */
+	size_t magazine_size; /* objects per magazine (< 2^32); a cache holds up to 2x this,
+	                         plus one in its hot slot; default 32 */
 	size_t depot_limit;   /* full magazines the depot keeps before freeing; default 64 */
 	size_t max_caches;    /* per-thread caches (thread indices below this); default
 	                         4 x CPUs, at least 16, at most 1024 */
@@ -144,8 +151,8 @@ static inline void weft_pool_put(weft_pool *p, void *obj);
  * weft_pool_trim - destroy and free every object and magazine the depot holds, and those of
  * the calling thread's own cache (and the shared cache of index-less threads). Other
  * threads' caches are not touched (only their owners may): each still holds at most
- * 2 x magazine_size objects until its thread puts into the depot again, exits, or the pool
- * is destroyed. On glibc, also asks malloc to return free memory to the system.
+ * 2 x magazine_size + 1 objects until its thread puts into the depot again, exits, or the
+ * pool is destroyed. On glibc, also asks malloc to return free memory to the system.
  * Thread-safety: any thread, concurrently with get and put. Blocking: holds the depot lock
  * while it unlinks the magazines, and frees them after releasing it.
  */
@@ -175,21 +182,30 @@ WEFT_API void weft_pool_destroy(weft_pool *p);
 
 struct weft_pool_mag_;
 
+/* hot_ of a shut window (and of slot 0): neither NULL (room) nor an object (objects are
+ * aligned to at least alignof(max_align_t)). */
+#define WEFT_POOL_SHUT_ ((uintptr_t)1)
+
 /*
  * A thread's cache (private fields, libuv style: read and written only by weft_pool_get/put
- * below and sync/pool.c). obj_[0 .. n_) are the loaded magazine's objects; cap_ is its size,
- * or 0 when the library wants every call out of line (debug and ASan builds, no magazine).
+ * below and sync/pool.c). The inline window: hot_ is the top cached object, or NULL (room
+ * for one), or WEFT_POOL_SHUT_; below it, obj_[0 .. n_) are the loaded magazine's objects
+ * and cap_ its size. A shut window (debug and ASan builds, no magazine, slot 0) has hot_
+ * SHUT and cap_ 0, so both calls go out of line; hot_ is SHUT only while cap_ is 0.
  * Only the thread holding the cache's index touches it, so nothing here needs an atomic
- * read-modify-write or a fence; n_ and gets_ are atomics only so that weft_pool_stats_get
- * may read them from another thread (relaxed loads and stores compile to plain moves).
- * Inline puts are not counted: the library derives them as gets_ + n_ - base_.
+ * read-modify-write or a fence; hot_, n_ and gets_ are atomics only so that
+ * weft_pool_stats_get may read them from another thread (relaxed loads and stores compile
+ * to plain moves). Inline puts are not counted: the library derives them as
+ * gets_ + n_ + (hot_ holds an object) - base_.
  */
 typedef struct weft_pool_cache_ {
-	_Alignas(WEFT_PADDING) void **obj_;
+	_Alignas(WEFT_PADDING) _Atomic(void *) hot_;
+	void **obj_;
 	_Atomic uint32_t n_;
 	uint32_t cap_;
 	_Atomic uint64_t gets_;         /* gets served inline */
-	_Atomic uint64_t base_;         /* inline puts = gets_ + n_ - base_ (mod 2^64) */
+	uint32_t nslots_;               /* slot 0 (the pool handle) only: caches + 1 */
+	_Atomic uint64_t base_;         /* inline puts = gets_ + n_ + hot - base_ (mod 2^64) */
 	_Atomic uint64_t slow_gets_;    /* gets and puts served out of line from this cache */
 	_Atomic uint64_t slow_puts_;
 	struct weft_pool_mag_ *loaded_; /* the magazine whose slots obj_ shows */
@@ -198,16 +214,13 @@ typedef struct weft_pool_cache_ {
 } weft_pool_cache_;
 
 /*
- * The first member of every weft_pool (sync/pool.c): what the inline path reads. The
- * cache of thread index i is caches_[i + 1], so the path can index by weft_thread.h's
- * weft_thread_index_plus1_ directly; caches_[0], the slot of a thread that has no index yet,
- * stays empty with cap_ 0, and sends such a thread out of line, where it gets one.
+ * A weft_pool handle points at the first of its caches (sync/pool.c keeps the rest of the
+ * pool just before it), so the inline path finds a cache with one load and no pointer
+ * chase: the cache of thread index i is ((weft_pool_cache_ *)p)[i + 1], indexed by
+ * thread.h's weft_thread_index_plus1_ directly, below the bound in slot 0's nslots_.
+ * Slot 0 itself, the slot of a thread that has no index yet, keeps its window shut and
+ * sends such a thread out of line, where it gets one.
  */
-struct weft_pool_head_ {
-	weft_pool_cache_ *caches_;
-	uint32_t nslots_; /* caches + 1 */
-};
-
 WEFT_API void *weft_pool_get_slow_(weft_pool *p);
 WEFT_API void weft_pool_put_slow_(weft_pool *p, void *obj);
 
@@ -215,11 +228,18 @@ static inline void *weft_pool_get(weft_pool *p)
 {
 	uint32_t t = weft_thread_index_plus1_; /* thread.h: index + 1, 0 before the first */
 	if (WEFT_LIKELY(p != NULL)) {
-		const struct weft_pool_head_ *h = (const struct weft_pool_head_ *)(const void *)p;
-		if (WEFT_LIKELY(t < h->nslots_)) {
-			weft_pool_cache_ *c = &h->caches_[t];
+		weft_pool_cache_ *c = (weft_pool_cache_ *)(void *)p;
+		if (WEFT_LIKELY(t < c->nslots_)) {
+			c += t;
 			/* Relaxed, here and below: only this thread writes the cache; the
 			 * atomics are for stats readers. */
+			void *o = atomic_load_explicit(&c->hot_, memory_order_relaxed);
+			if (WEFT_LIKELY((uintptr_t)o > WEFT_POOL_SHUT_)) {
+				atomic_store_explicit(&c->hot_, NULL, memory_order_relaxed);
+				atomic_store_explicit(&c->gets_, atomic_load_explicit(&c->gets_,
+						memory_order_relaxed) + 1, memory_order_relaxed);
+				return o;
+			}
 			uint32_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
 			if (WEFT_LIKELY(n != 0)) {
 				atomic_store_explicit(&c->n_, n - 1, memory_order_relaxed);
@@ -232,19 +252,28 @@ static inline void *weft_pool_get(weft_pool *p)
 	return weft_pool_get_slow_(p);
 }
 
+/* A NULL obj needs no test here: into an empty hot slot it leaves the slot empty; past a
+ * full one it moves the hot object into the magazine and empties the slot. Neither changes
+ * what the cache holds, and the out-of-line path ignores it. */
 static inline void weft_pool_put(weft_pool *p, void *obj)
 {
-	if (WEFT_UNLIKELY(p == NULL || obj == NULL))
+	if (WEFT_UNLIKELY(p == NULL))
 		return;
 	uint32_t t = weft_thread_index_plus1_;
-	const struct weft_pool_head_ *h = (const struct weft_pool_head_ *)(const void *)p;
-	if (WEFT_LIKELY(t < h->nslots_)) {
-		weft_pool_cache_ *c = &h->caches_[t];
+	weft_pool_cache_ *c = (weft_pool_cache_ *)(void *)p;
+	if (WEFT_LIKELY(t < c->nslots_)) {
+		c += t;
 		/* Relaxed: as in weft_pool_get. */
+		void *h = atomic_load_explicit(&c->hot_, memory_order_relaxed);
+		if (WEFT_LIKELY(h == NULL)) {
+			atomic_store_explicit(&c->hot_, obj, memory_order_relaxed);
+			return;
+		}
 		uint32_t n = atomic_load_explicit(&c->n_, memory_order_relaxed);
-		if (WEFT_LIKELY(n < c->cap_)) {
-			c->obj_[n] = obj;
+		if (WEFT_LIKELY(n < c->cap_)) { /* cap_ != 0: h is an object, not SHUT */
+			c->obj_[n] = h;
 			atomic_store_explicit(&c->n_, n + 1, memory_order_relaxed);
+			atomic_store_explicit(&c->hot_, obj, memory_order_relaxed);
 			return;
 		}
 	}

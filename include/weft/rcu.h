@@ -52,6 +52,7 @@ WEFT_API bool weft_rcu_read_ongoing(void);
 /*
  * weft_rcu_retire - call fn(head) after a grace period: once every read-side section that
  * began before this call has ended. The object must already be unreachable for new readers.
+ * A NULL head or fn is ignored (nothing is queued).
  * Thread-safety: any thread, inside or outside a read-side section. Never blocks; does
  * not allocate (liburcu's call_rcu thread is created on the process's first call).
  * Ordering: everything the caller did before the call happens before fn runs.

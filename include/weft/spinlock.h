@@ -247,8 +247,9 @@ static inline int weft_spin_mcs_lock(weft_spin_mcs *l, weft_spin_mcs_node *me)
 	weft_spin_mcs_node *pred = atomic_exchange_explicit(&l->tail, me, memory_order_acq_rel);
 	if (WEFT_LIKELY(pred == NULL))
 		return 0;
-	/* Release: pairs with the acquire load of next in weft_spin_mcs_handoff_, so the
-	 * predecessor sees our initialised node before it writes our locked flag. */
+	/* Release: pairs with the acquire loads of next in weft_spin_mcs_unlock and
+	 * weft_spin_mcs_successor_, so the predecessor sees our initialised node (locked = 1)
+	 * before it writes our locked flag. */
 	atomic_store_explicit(&pred->next, me, memory_order_release);
 	weft_spin_mcs_wait_(me);
 	return 0;

@@ -43,15 +43,17 @@ WEFT_API int weft_spsc_create(weft_spsc **q, size_t capacity);
 /* weft_spsc_destroy - free q (NULL ignored); items still inside are the caller's. */
 WEFT_API void weft_spsc_destroy(weft_spsc *q);
 
-/* weft_spsc_capacity - how many items q holds. */
+/* weft_spsc_capacity - how many items q holds (NULL: 0). */
 WEFT_API size_t weft_spsc_capacity(const weft_spsc *q);
 
 /*
- * weft_spsc_push - append item (any value). Returns: 0, or EAGAIN when full.
+ * weft_spsc_push - append item (any value). Returns: 0, EAGAIN when full, EINVAL (q NULL).
  * Thread-safety: the one producer. Ordering: release; pairs with the acquire in pop.
  */
 static inline int weft_spsc_push(weft_spsc *q, void *item)
 {
+	if (WEFT_UNLIKELY(q == NULL))
+		return EINVAL;
 	size_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* our own index */
 	if (WEFT_UNLIKELY(t - q->head_cache > q->mask)) {
 		/* Acquire: pairs with the release store of head in weft_spsc_pop: the
@@ -67,11 +69,13 @@ static inline int weft_spsc_push(weft_spsc *q, void *item)
 }
 
 /*
- * weft_spsc_pop - take the oldest item. Returns: 0, or EAGAIN when empty.
- * Thread-safety: the one consumer. Ordering: acquire; pairs with the release in push.
+ * weft_spsc_pop - take the oldest item. Returns: 0, EAGAIN when empty, EINVAL (q or item
+ * NULL). Thread-safety: the one consumer. Ordering: acquire; pairs with the release in push.
  */
 static inline int weft_spsc_pop(weft_spsc *q, void **item)
 {
+	if (WEFT_UNLIKELY(q == NULL || item == NULL))
+		return EINVAL;
 	size_t h = atomic_load_explicit(&q->head, memory_order_relaxed); /* our own index */
 	if (WEFT_UNLIKELY(h == q->tail_cache)) {
 		/* Acquire: pairs with the release store of tail in weft_spsc_push. */

@@ -71,8 +71,11 @@ struct weft_waiter {
  *   ancestor's passed), weft_ctx_err(ctx): ECANCELED or ETIMEDOUT, at once if it already
  *   was; ETIMEDOUT when deadline_ns passed; EINVAL for a NULL addr. The caller must hold a
  *   reference to ctx for the call.
- * Ordering: the comparison is made under the bucket lock that weft_unpark takes: whatever
- *   a waker wrote before weft_unpark() is visible to the caller after it returns 0.
+ * Ordering: the comparison is made under the bucket lock that weft_unpark takes, so a wake
+ *   cannot be lost. When the caller was woken, whatever the waker wrote before its
+ *   weft_unpark() is visible to the caller after it returns 0. When 0 comes from the
+ *   comparison (*addr != expected), it rests on a relaxed load of *addr and orders nothing
+ *   by itself: re-check the condition with an acquire load (as every weft primitive does).
  * Blocking: yes, through the calling thread's parker. Cancellation: ctx.
  */
 WEFT_API int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns,
