@@ -156,10 +156,24 @@ static int lot_leave(struct lot_bucket *b, weft_waiter *w, int why)
 	return w->reason;
 }
 
-int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, weft_ctx *ctx)
+/* What a park compares under the bucket lock: a 32-bit word, or some bits of a 64-bit one. */
+typedef struct lot_check {
+	_Atomic uint32_t *w32;
+	_Atomic uint64_t *w64;
+	uint64_t mask, expected;
+} lot_check;
+
+static inline bool lot_check_holds(const lot_check *c)
 {
-	if (addr == NULL)
-		return EINVAL;
+	/* Relaxed: the bucket lock orders these loads against the waker's store (see top). */
+	if (c->w32 != NULL)
+		return atomic_load_explicit(c->w32, memory_order_relaxed) == (uint32_t)c->expected;
+	return (atomic_load_explicit(c->w64, memory_order_relaxed) & c->mask) == c->expected;
+}
+
+static inline int lot_park(const void *key, const lot_check *c, uint64_t deadline_ns,
+			   weft_ctx *ctx)
+{
 	if (ctx != NULL) {
 		int err = weft_ctx_err(ctx);
 		if (err != 0)
@@ -171,11 +185,10 @@ int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, w
 	if (deadline_ns != WEFT_NO_DEADLINE && weft_now_ns() >= deadline_ns)
 		return ETIMEDOUT;
 
-	weft_waiter w = { .ops = thread_ops ? thread_ops : &weft_waiter_ops_futex, .addr = addr };
-	struct lot_bucket *b = lot_bucket_of(addr);
+	weft_waiter w = { .ops = thread_ops ? thread_ops : &weft_waiter_ops_futex, .addr = key };
+	struct lot_bucket *b = lot_bucket_of(key);
 	bucket_lock(b);
-	/* Relaxed: the bucket lock orders this load against the waker's store (see top). */
-	if (atomic_load_explicit(addr, memory_order_relaxed) != expected) {
+	if (!lot_check_holds(c)) {
 		bucket_unlock(b);
 		return 0;
 	}
@@ -199,6 +212,23 @@ int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, w
 			r = err;
 	}
 	return r;
+}
+
+int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, weft_ctx *ctx)
+{
+	if (addr == NULL)
+		return EINVAL;
+	lot_check c = { .w32 = addr, .expected = expected };
+	return lot_park(addr, &c, deadline_ns, ctx);
+}
+
+int weft_park64_(const void *key, _Atomic uint64_t *word, uint64_t mask, uint64_t expected,
+		 uint64_t deadline_ns, weft_ctx *ctx)
+{
+	if (key == NULL || word == NULL)
+		return EINVAL;
+	lot_check c = { .w64 = word, .mask = mask, .expected = expected };
+	return lot_park(key, &c, deadline_ns, ctx);
 }
 
 int weft_unpark(const void *addr, int n)

@@ -12,4 +12,13 @@
  */
 void weft_lot_cancel(weft_waiter *w);
 
+/*
+ * weft_park for a 64-bit word: sleep on key while (*word & mask) == expected, compared
+ * under the bucket lock, until weft_unpark(key, ...) wakes the caller, the deadline passes
+ * or ctx is done. Same returns and ordering as weft_park. key is only an address to wait
+ * on (usually the object that holds word); a waker changes *word, then unparks key.
+ */
+int weft_park64_(const void *key, _Atomic uint64_t *word, uint64_t mask, uint64_t expected,
+		 uint64_t deadline_ns, weft_ctx *ctx);
+
 #endif

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -140,6 +142,56 @@ WEFT_STRESS(reuse_does_not_strand_waiters)
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 	printf("%llu reuse rounds with 4 waiters: none stranded\n", (unsigned long long)rounds);
+}
+
+/*
+ * Lifetime: a waiter frees the group as soon as its wait returns, while the doer that
+ * brought the count to zero may still be inside weft_wg_done. The group is on the heap so
+ * that ASan reports any access the doer makes after its fall (wg.h's lifetime rule).
+ */
+struct handoff {
+	_Atomic(weft_wg *) slot; /* the group the doer is to finish, or NULL */
+	_Atomic int stop;
+};
+
+static void *handoff_doer(void *arg)
+{
+	struct handoff *h = arg;
+	uint64_t rng = 7;
+	while (!atomic_load(&h->stop)) {
+		weft_wg *wg = atomic_exchange(&h->slot, NULL);
+		if (wg == NULL) {
+			weft_test_maybe_yield(&rng, 64);
+			continue;
+		}
+		weft_wg_done(wg);
+	}
+	return NULL;
+}
+
+WEFT_STRESS(waiter_may_free_group_at_once)
+{
+	struct handoff h = { .slot = NULL };
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, handoff_doer, &h), 0);
+	uint64_t rounds = weft_test_scale(100000);
+	for (uint64_t i = 0; i < rounds; i++) {
+		weft_wg *wg = malloc(sizeof *wg);
+		CHECK(wg != NULL);
+		weft_wg_init(wg);
+		weft_wg_add(wg, 1);
+		atomic_store(&h.slot, wg);
+		/* Mostly let the doer take it first, so the wait often finds the count already
+		 * at zero (no park, no wake to order the doer's tail before the free). */
+		if (i % 4 != 0)
+			while (atomic_load(&h.slot) != NULL)
+				sched_yield();
+		CHECK_EQ(weft_wg_wait(wg, NULL), 0);
+		free(wg); /* the doer must be done with it */
+	}
+	atomic_store(&h.stop, 1);
+	pthread_join(t, NULL);
+	printf("%llu groups freed the moment their wait returned\n", (unsigned long long)rounds);
 }
 
 /* More done than add: the behaviour wg.h documents for each kind of build. */

@@ -16,6 +16,11 @@
  *
  * Synchronization: add, done and wait may run concurrently from any threads; init only
  * before any other use.
+ *
+ * Lifetime: the add or done that brings the count to zero makes its last access to the
+ * group in that same atomic update (it may then wake waiters, by address only). So a
+ * waiter whose wait returned 0 may free or reuse the group's memory at once, e.g. a group
+ * on a task's stack, as long as no other thread is still inside a call on it.
  */
 #ifndef WEFT_WG_H
 #define WEFT_WG_H
@@ -26,13 +31,12 @@
 typedef struct weft_ctx weft_ctx;
 
 typedef struct weft_wg {
-	/* private */
-	_Atomic int32_t count;    /* outstanding work */
-	_Atomic uint32_t gen;     /* bumped each time count falls to <= 0; waiters park on it */
-	_Atomic uint32_t waiters; /* callers between announcing a park and leaving it */
+	/* private: bits 63..32 the count (int32_t), bits 31..1 a generation bumped each time
+	 * the count falls to zero or below, bit 0 "a waiter may be parked" (see wg.c) */
+	_Atomic uint64_t state;
 } weft_wg;
 
-#define WEFT_WG_INIT { 0, 0, 0 }
+#define WEFT_WG_INIT { 0 }
 
 /* weft_wg_init - set wg to a count of zero. NULL is ignored. Not concurrent with other use. */
 WEFT_API void weft_wg_init(weft_wg *wg);
