@@ -179,9 +179,8 @@ void weft_fibers_after_switch(void)
 	case AFTER_RECYCLE:
 		pool_put(w, arg);
 		break;
-	case AFTER_READY:
-		weft_inject_push_fiber(&w->rt->inject, arg);
-		weft_park_notify(w->rt, true);
+	case AFTER_READY: /* a yield: the back of this worker's yield list (worker.c) */
+		weft_worker_yielded(w, arg);
 		break;
 	case AFTER_PARK: {
 		weft_waiter *wt = arg;
@@ -267,7 +266,7 @@ int weft_fibers_yield(void)
 		sched_yield();
 		return 0;
 	}
-	/* This fiber goes behind the injection queue's items; the fresh one runs the loop. */
+	/* This fiber goes behind what is runnable here; the fresh one runs the loop. */
 	count(&w->c.fiber_yields);
 	switch_to(w, target, AFTER_READY, w->cur, false);
 	return 0;

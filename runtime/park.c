@@ -4,6 +4,11 @@
  * State: rt->nsearching counts workers looking for work to steal; rt->nidle and the idle
  * stack (under rt->idle_lock) hold workers asleep on their own futex word `wake`.
  * At most about half the busy workers search at once (weft_park_try_search), as in Go.
+ * Before it parks, a worker that found nothing spins for a few tens of microseconds
+ * watching for work (worker.c, idle_spin): a searcher stays counted in nsearching while
+ * it spins (the spin is a longer search: it ends by finding work or in P1-P4 below), so
+ * submitters wake nobody meanwhile; a worker the cap kept from searching spins uncounted
+ * and is simply not asleep yet (submitters may wake a sleeper in its place: harmless).
  *
  * The protocol (Go's spinning -> non-spinning rule, with a Dekker pair of seq_cst fences):
  *
@@ -38,6 +43,12 @@
  * parallelism, never liveness, because the joiner pops or helps with its own deque. Every
  * other push (weft_go, the injection queue, a woken fiber) uses the fence: its submitter
  * may go on without blocking, so a sleeping worker must not miss the item.
+ *
+ * Yielded fibers (worker.c) are outside this protocol: a worker's yield list is its own,
+ * and a worker never runs P1 with a non-empty list (its loop takes from the list before
+ * it idles, and only the worker itself appends, on its own thread). A fiber handed over
+ * from the list goes through the injection queue with the fenced notify; a worker thread
+ * about to sleep with a task on its stack (parker.c's fallback) hands its list over first.
  */
 #include <errno.h>
 
@@ -113,7 +124,8 @@ bool weft_park_try_search(struct worker *w)
 	return true;
 }
 
-/* Is there visible work anywhere? (P4; called after a seq_cst fence.) */
+/* Is there visible work anywhere? (P4; called after a seq_cst fence.) Yield lists are
+ * their owners' business: a running owner resumes them itself (worker.c). */
 static bool work_visible(weft_rt *rt)
 {
 	if (weft_inject_maybe_nonempty(&rt->inject))
@@ -126,6 +138,12 @@ static bool work_visible(weft_rt *rt)
 			return true;
 	}
 	return false;
+}
+
+/* work_visible for the idle spin (worker.c): a hint, no fence needed there. */
+bool weft_park_work_visible(weft_rt *rt)
+{
+	return work_visible(rt);
 }
 
 void weft_park_leave_searching(struct worker *w)

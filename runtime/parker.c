@@ -47,11 +47,14 @@ static inline void count(_Atomic uint64_t *c)
 /* No fiber to switch to: sleep the thread on the word (no timer needed). */
 static int park_thread(weft_waiter *wt, uint64_t deadline)
 {
-	/* The worker's private deque items must not wait for this thread: publish them so
-	 * that other workers can steal them while it sleeps. */
+	/* The worker's private deque items and yielded fibers must not wait for this thread:
+	 * publish them so that other workers can run them while it sleeps. */
 	struct worker *w = weft_worker_self();
-	if (w != NULL && !w->shared && deque_publish(w->deque))
-		weft_park_notify(w->rt, true); /* a sleeping worker must not miss them */
+	if (w != NULL && !w->shared) {
+		bool published = deque_publish(w->deque);
+		if (weft_worker_yields_flush(w) || published)
+			weft_park_notify(w->rt, true); /* a sleeping worker must not miss them */
+	}
 	if (w != NULL)
 		weft_fibers_publish_handoff(w); /* nor the fiber this task woke last */
 	/* Acq_rel: pairs with unpark's fetch_or: it sees PW_THREAD and wakes the futex. */

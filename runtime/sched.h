@@ -76,20 +76,41 @@ struct worker_counters {
 	_Atomic uint64_t fiber_resumes, fiber_yields, fibers_created, fibers_destroyed;
 };
 
+/*
+ * Cache lines: what other workers read (the read-only part, the LIFO slot, the yield
+ * list) is kept apart from what the owner writes on every task (scheduling state, free
+ * lists, counters), so that a thief scanning for work does not keep stealing the owner's
+ * hot line and the owner's bookkeeping does not invalidate the thieves' copies.
+ */
 struct worker {
+	/* Read-only once the runtime started (read by every worker). */
 	weft_deque *deque;
-	/* The LIFO slot: the most recently woken fiber; owner and thieves exchange it. */
-	_Atomic(void *) lifo;
 	weft_rt *rt;
 	unsigned index;
-	uint64_t rng;  /* victim order */
+	bool shared; /* rt->cfg.scheduler == WEFT_SCHED_SHARED, kept here for weft_fork/join */
+	/* Owner-private scheduling state. */
+	_Alignas(WEFT_PADDING) uint64_t rng; /* victim order */
 	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
 	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
 	bool searching;
-	bool shared; /* rt->cfg.scheduler == WEFT_SCHED_SHARED, kept here for weft_fork/join */
 	/* Free go_task records: owner only. */
 	struct go_task *free_tasks;
 	unsigned free_count;
+	/* Fibers (fibers.c): owner only. */
+	weft_fiber *main_fiber; /* the thread's own stack: runs no tasks */
+	struct sfiber *cur;     /* the fiber running on this worker now */
+	struct sfiber *handoff; /* a fiber this worker's task just woke, run next (fibers.c) */
+	unsigned handoff_streak; /* hand-offs since the loop last ran (fibers.c) */
+	struct sfiber *pool;    /* idle fibers, reset on reuse */
+	unsigned pool_count;
+	int after_kind;
+	void *after_arg;
+	/* Yielded fibers, oldest first (worker.c): owner only; handed to the injection queue
+	 * when another worker looks for work. */
+	struct sfiber *yield_head, *yield_tail;
+	size_t yield_len;
+	/* The LIFO slot: the most recently woken fiber; owner and thieves exchange it. */
+	_Alignas(WEFT_PADDING) _Atomic(void *) lifo;
 	/* Quiescence (weft_rt_stop): tasks spawned here and tasks completed here, written by
 	 * this worker only (release: pairs with the acquire loads in rt_quiescent). */
 	_Alignas(WEFT_PADDING) _Atomic uint64_t spawned;
@@ -100,15 +121,6 @@ struct worker {
 	struct worker *idle_next;
 	bool idle; /* on the idle stack (under idle_lock) */
 	pthread_t thread;
-	/* Fibers (fibers.c): owner only. */
-	weft_fiber *main_fiber; /* the thread's own stack: runs no tasks */
-	struct sfiber *cur;     /* the fiber running on this worker now */
-	struct sfiber *handoff; /* a fiber this worker's task just woke, run next (fibers.c) */
-	unsigned handoff_streak; /* hand-offs since the loop last ran (fibers.c) */
-	struct sfiber *pool;    /* idle fibers, reset on reuse */
-	unsigned pool_count;
-	int after_kind;
-	void *after_arg;
 	/* Timers (timer.c): a binary min-heap under timer_lock; timer_next mirrors the
 	 * earliest deadline for lock-free peeks (WEFT_NO_DEADLINE: none). */
 	pthread_mutex_t timer_lock;
@@ -186,6 +198,8 @@ void weft_worker_loop(void);
 void weft_run_item(struct worker *w, void *item, bool stolen);
 void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool lifo);
 void weft_go_record_free(struct worker *w, struct go_task *g);
+void weft_worker_yielded(struct worker *w, struct sfiber *sf); /* a yield's requeue */
+bool weft_worker_yields_flush(struct worker *w); /* before the thread sleeps (parker.c) */
 
 /* inject.c */
 int weft_inject_init(struct inject *q, weft_rt_config *cfg);
@@ -226,6 +240,7 @@ void weft_park_idle(struct worker *w);
 void weft_park_leave_searching(struct worker *w);
 bool weft_park_try_search(struct worker *w);
 void weft_park_wake_all(weft_rt *rt);
+bool weft_park_work_visible(weft_rt *rt);
 
 /* task.c */
 void weft_fork_complete(weft_task *t);

@@ -1,11 +1,35 @@
 /*
  * A worker's scheduling loop: find an item, run it, repeat.
  *
- * Where a worker looks, in order (STEAL scheduler): the injection queue first on every
- * 61st tick (so outside submissions are never starved by local work), its LIFO slot, its
- * own deque (newest first), the injection queue; then, if fewer than about half the busy
- * workers are already searching, other workers' deques and LIFO slots in a random order;
- * then it parks (park.c). Under WEFT_SCHED_SHARED only the shared queue is used.
+ * Where a worker looks, in order (STEAL scheduler): the injection queue and then its yield
+ * list first on every 61st tick (so outside submissions and yielded fibers are never
+ * starved by local work), its LIFO slot, its own deque (newest first), the injection
+ * queue, its yield list; then, if fewer than about half the busy workers are already
+ * searching, other workers' deques and LIFO slots in a random order; then it
+ * spins a little while watching for work (idle_spin) and finally parks (park.c). Under
+ * WEFT_SCHED_SHARED only the shared queue is used.
+ *
+ * Yielded fibers: weft_yield puts the running fiber at the back of its worker's yield list
+ * (owner-only, no lock), not on the injection queue: the yielder stays on its worker's
+ * caches, the runtime-wide queue is left alone, and no idle worker is woken for a fiber
+ * its own worker is about to resume anyway (that was a futex wake per yield, each finding
+ * the fiber already taken back). When a second fiber waits on the list while some worker
+ * searches or sleeps, the older one is handed to the injection queue (and a sleeper
+ * woken), so that yielders spread over idle workers. A worker's thread that sleeps with a
+ * task on its stack (the parker's fallback) hands its whole list over first.
+ *
+ * Idle spinning: a worker that found nothing watches for work for up to IDLE_SPIN_NS
+ * (pause instructions with a short exponential backoff, reading only what park.c's P4
+ * reads) before it parks, as TBB and OpenMP workers do and Go's spinning Ms briefly do: a
+ * futex sleep and wake costs microseconds on both sides (a bare syscall took ~5 us on the
+ * 2-core VM this was tuned on), more than many fork/join jobs leave between two bursts of
+ * work, and a submitter that finds a worker searching wakes nobody (no wake-up storm).
+ * A worker that may not search (the half-of-the-busy cap) waits only for work in the
+ * injection queue or for the cap to let it search. Every IDLE_YIELD_NS the spinner calls
+ * sched_yield: a thread the kernel wants to run on this CPU (the one that submits the
+ * next job, a woken waiter) gets it at once — on that VM a futex wake of a sleeping
+ * thread took 43 us on average next to a pure pause loop, 5 us next to one that yields.
+ * The spin is bounded in time, so nothing here depends on another thread being scheduled.
  *
  * Fibers migrate: the worker a task runs on may change across any call that can block. The
  * thread-local `self` is therefore read through weft_worker_self(), which is noinline and
@@ -149,6 +173,65 @@ void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool li
 	return seen;
 }
 
+static struct sfiber *yield_pop(struct worker *w)
+{
+	struct sfiber *sf = w->yield_head;
+	if (sf != NULL) {
+		w->yield_head = sf->next;
+		if (w->yield_head == NULL)
+			w->yield_tail = NULL;
+		w->yield_len--;
+	}
+	return sf;
+}
+
+/* Append a yielded fiber to w's yield list (fibers.c, after the yielder switched away). */
+void weft_worker_yielded(struct worker *w, struct sfiber *sf)
+{
+	weft_rt *rt = w->rt;
+	if (w->shared) {
+		weft_inject_push_fiber(&rt->inject, sf);
+		weft_park_notify(rt, true);
+		return;
+	}
+	sf->next = NULL;
+	if (w->yield_tail != NULL)
+		w->yield_tail->next = sf;
+	else
+		w->yield_head = sf;
+	w->yield_tail = sf;
+	w->yield_len++;
+	/* Two waiting here and a worker looking for work or asleep: hand the older one over.
+	 * Relaxed: a hint (a missed hand-off costs parallelism, never progress: this worker
+	 * runs its list before it idles); the push and notify below are the protocol's S1-S4. */
+	if (w->yield_len >= 2 &&
+	    (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) != 0 ||
+	     atomic_load_explicit(&rt->nidle, memory_order_relaxed) != 0)) {
+		weft_inject_push_fiber(&rt->inject, yield_pop(w));
+		weft_park_notify(rt, true);
+	}
+}
+
+/* Before the worker's thread sleeps with a task on its stack (parker.c, no fiber to
+ * switch to): the yielded fibers must not wait for it. True when any was handed over; the
+ * caller then notifies. */
+bool weft_worker_yields_flush(struct worker *w)
+{
+	bool any = false;
+	struct sfiber *sf;
+	while ((sf = yield_pop(w)) != NULL) {
+		weft_inject_push_fiber(&w->rt->inject, sf);
+		any = true;
+	}
+	return any;
+}
+
+static void *yield_take(struct worker *w)
+{
+	struct sfiber *sf = yield_pop(w);
+	return sf != NULL ? item_make(sf, ITEM_FIBER) : NULL;
+}
+
 /* One pass over the other workers in a random order. */
 static void *steal_round(struct worker *w)
 {
@@ -168,13 +251,24 @@ static void *steal_round(struct worker *w)
 	return NULL;
 }
 
+/* Owner only: w's deque certainly holds nothing, so that the pop's seq_cst fence can be
+ * skipped (every yield and every idle round came here with an empty deque). Only the owner
+ * adds items and top only grows, so a stale top can only make this answer false. */
+static inline bool deque_surely_empty(weft_deque *d)
+{
+	/* Relaxed: bottom is written by this thread only; top, see above. */
+	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+	return d->pbot == b && atomic_load_explicit(&d->top, memory_order_relaxed) >= b;
+}
+
 static void *find_local(struct worker *w)
 {
 	weft_rt *rt = w->rt;
 	void *item;
 	if (rt->cfg.scheduler == WEFT_SCHED_SHARED)
 		return weft_inject_pop(&rt->inject);
-	if (++w->tick % 61 == 0 && (item = weft_inject_pop(&rt->inject)) != NULL)
+	if (++w->tick % 61 == 0 && ((item = weft_inject_pop(&rt->inject)) != NULL ||
+				    (item = yield_take(w)) != NULL))
 		return item;
 	if ((item = weft_fibers_take_handoff(w)) != NULL) /* fibers.c: the hand-off */
 		return item;
@@ -182,9 +276,11 @@ static void *find_local(struct worker *w)
 	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
 	    (item = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL)
 		return item;
-	if ((item = weft_deque_pop(w->deque)) != NULL)
+	if (!deque_surely_empty(w->deque) && (item = weft_deque_pop(w->deque)) != NULL)
 		return item;
-	return weft_inject_pop(&rt->inject);
+	if ((item = weft_inject_pop(&rt->inject)) != NULL)
+		return item;
+	return yield_take(w);
 }
 
 /* Search other workers for a while; NULL when nothing turned up. */
@@ -204,6 +300,43 @@ static void *find_remote(struct worker *w, bool *stolen)
 		weft_cpu_relax();
 	}
 	return NULL;
+}
+
+/* How long an idle worker watches for work before it parks (see the top of this file). */
+#define IDLE_SPIN_NS (40 * 1000)
+#define IDLE_SPIN_BACKOFF_MAX 8 /* pauses between two looks (a pause may take ~60 ns) */
+#define IDLE_YIELD_NS (8 * 1000)
+
+/* Watch for work for a while; true when the loop should look again (work, a due timer,
+ * shutdown), false when the worker should park. */
+static bool idle_spin(struct worker *w)
+{
+	weft_rt *rt = w->rt;
+	if (w->shared)
+		return false; /* the classic thread pool baseline sleeps at once */
+	uint64_t start = weft_now_ns(), yielded = start;
+	unsigned backoff = 1;
+	for (;;) {
+		for (unsigned k = 0; k < backoff; k++)
+			weft_cpu_relax();
+		if (backoff < IDLE_SPIN_BACKOFF_MAX)
+			backoff <<= 1;
+		/* Acquire: pairs with the release store in weft_rt_stop. */
+		if (atomic_load_explicit(&rt->shutdown, memory_order_acquire) ||
+		    weft_inject_maybe_nonempty(&rt->inject))
+			return true;
+		if (weft_park_work_visible(rt) && weft_park_try_search(w))
+			return true;
+		uint64_t now = weft_now_ns();
+		if (now - yielded >= IDLE_YIELD_NS) {
+			sched_yield();
+			yielded = now = weft_now_ns();
+		}
+		/* Relaxed: the timer heap's hint, as in the loop. */
+		if (now >= atomic_load_explicit(&w->timer_next, memory_order_relaxed) ||
+		    now - start >= IDLE_SPIN_NS)
+			return now - start < IDLE_SPIN_NS;
+	}
 }
 
 void weft_worker_loop(void)
@@ -241,6 +374,10 @@ void weft_worker_loop(void)
 		if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
 			weft_park_leave_searching(w);
 			return;
+		}
+		if (idle_spin(w)) {
+			woke = false;
+			continue;
 		}
 		weft_park_idle(w);
 		woke = true;

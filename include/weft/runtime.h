@@ -126,9 +126,11 @@ WEFT_API int weft_fork(weft_task *t, void (*fn)(weft_task *t));
 WEFT_API int weft_join(weft_task *t);
 
 /*
- * weft_yield - let other tasks run: with fibers the current task is requeued behind the
- * injection queue's tasks; without them the thread yields.
- * Returns: 0, EPERM (not on a worker).
+ * weft_yield - let other tasks run: the current task is requeued on its worker, behind
+ * that worker's other runnable work (its deque and the injection queue); it may resume
+ * on another worker (an idle one may take it over). If no fiber can be had (ENOMEM), the
+ * thread yields instead.
+ * Returns: 0, EPERM (not on a worker). Thread-safety: any task. Blocking: no.
  */
 WEFT_API int weft_yield(void);
 

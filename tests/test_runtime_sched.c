@@ -1,0 +1,216 @@
+/*
+ * The scheduler's policies: where yielded fibers go (the worker's own yield list, handed
+ * over to idle workers), that a yield lets the other runnable work go first and is never
+ * starved by it, and that idle workers that spin before they park still pick up every
+ * task and still sleep through their timers.
+ */
+#include <stdatomic.h>
+#include <time.h>
+
+#include <weft/runtime.h>
+#include <weft/wg.h>
+
+#include "runtime_cases.h"
+#include "weft_test.h"
+
+/* ---- a yield lets a forked child (on the yielder's own deque) run first ---- */
+struct child_flag {
+	weft_task task;
+	_Atomic int flag;
+};
+
+static void set_child_flag(weft_task *t)
+{
+	struct child_flag *c = (struct child_flag *)((char *)t - offsetof(struct child_flag, task));
+	atomic_store(&c->flag, 1);
+}
+
+static void yield_until_child(void *arg)
+{
+	weft_wg *wg = arg;
+	struct child_flag c = { .flag = 0 };
+	CHECK_EQ(weft_fork(&c.task, set_child_flag), 0);
+	long yields = 0;
+	while (atomic_load(&c.flag) == 0) {
+		CHECK_EQ(weft_yield(), 0);
+		CHECK(++yields < 1000000); /* the child must get to run */
+	}
+	CHECK_EQ(weft_join(&c.task), 0);
+	weft_wg_done(wg);
+}
+
+WEFT_TEST(yield_runs_own_deque_first)
+{
+	for (unsigned workers = 1; workers <= 2; workers++) {
+		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
+		weft_wg wg;
+		weft_wg_init(&wg);
+		unsigned n = (unsigned)weft_test_scale(200);
+		weft_wg_add(&wg, (int)n);
+		for (unsigned i = 0; i < n; i++)
+			CHECK_EQ(weft_go(rt, yield_until_child, &wg), 0);
+		CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
+		CHECK_EQ(weft_rt_stop(rt), 0);
+	}
+}
+
+/* ---- a yielder is not starved by a worker that always has other work ---- */
+struct churn {
+	_Atomic int stop;
+	_Atomic long spawned;
+	weft_wg wg;
+};
+
+/* Respawns itself until told to stop: the worker's deque is never empty for long. */
+static void churn_task(void *arg)
+{
+	struct churn *c = arg;
+	if (atomic_load(&c->stop) == 0 && weft_go(NULL, churn_task, c) == 0) {
+		atomic_fetch_add(&c->spawned, 1);
+		return;
+	}
+	weft_wg_done(&c->wg);
+}
+
+static void yield_then_stop(void *arg)
+{
+	struct churn *c = arg;
+	/* Each of these yields must come back while the churn goes on. */
+	for (int i = 0; i < 200; i++)
+		CHECK_EQ(weft_yield(), 0);
+	atomic_store(&c->stop, 1);
+	weft_wg_done(&c->wg);
+}
+
+static void churn_root(void *arg)
+{
+	struct churn *c = arg;
+	CHECK_EQ(weft_go(NULL, churn_task, c), 0);
+	CHECK_EQ(weft_go(NULL, yield_then_stop, c), 0);
+	weft_wg_done(&c->wg);
+}
+
+WEFT_TEST(yield_not_starved_by_local_work)
+{
+	weft_rt *rt = start_rt(1, WEFT_SCHED_STEAL);
+	struct churn c = { .stop = 0, .spawned = 0 };
+	weft_wg_init(&c.wg);
+	weft_wg_add(&c.wg, 3); /* the root, the yielder, the last churn task */
+	CHECK_EQ(weft_go(rt, churn_root, &c), 0);
+	CHECK_EQ(weft_wg_wait(&c.wg, NULL), 0);
+	printf("churn tasks spawned while 200 yields came back: %ld\n", atomic_load(&c.spawned));
+	CHECK_EQ(weft_rt_stop(rt), 0);
+}
+
+/* ---- many yielders, oversubscribed: every yield returns, every task finishes once ---- */
+struct yielders {
+	_Atomic long yields;
+	_Atomic long finished;
+	_Atomic long moved; /* tasks seen on more than one worker */
+	weft_wg wg;
+	long per_task;
+};
+
+static void yielder(void *arg)
+{
+	struct yielders *y = arg;
+	int first = weft_worker_index();
+	bool moved = false;
+	uint64_t rng = (uint64_t)(uintptr_t)&rng;
+	for (long i = 0; i < y->per_task; i++) {
+		CHECK_EQ(weft_yield(), 0);
+		atomic_fetch_add_explicit(&y->yields, 1, memory_order_relaxed);
+		moved |= weft_worker_index() != first;
+		if (weft_test_rand(&rng) % 64 == 0) /* sometimes a short block, too */
+			CHECK_EQ(weft_sleep(NULL, 1000), 0);
+	}
+	if (moved)
+		atomic_fetch_add(&y->moved, 1);
+	atomic_fetch_add(&y->finished, 1);
+	weft_wg_done(&y->wg);
+}
+
+WEFT_STRESS(yielders_everywhere)
+{
+	for (unsigned workers = 1; workers <= 8; workers *= 2) {
+		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
+		struct yielders y = { .per_task = (long)weft_test_scale(500) };
+		weft_wg_init(&y.wg);
+		unsigned tasks = 4 * workers + 3;
+		weft_wg_add(&y.wg, (int)tasks);
+		for (unsigned i = 0; i < tasks; i++)
+			CHECK_EQ(weft_go(rt, yielder, &y), 0);
+		CHECK_EQ(weft_wg_wait(&y.wg, NULL), 0);
+		CHECK_EQ(atomic_load(&y.finished), (long)tasks);
+		CHECK_EQ(atomic_load(&y.yields), (long)tasks * y.per_task);
+		printf("%u workers: %u yielding tasks, %ld of them ran on more than one worker\n",
+		       workers, tasks, atomic_load(&y.moved));
+		CHECK_EQ(weft_rt_stop(rt), 0);
+	}
+}
+
+/* ---- yielders spawned on one worker spread to the other ---- */
+static void spawn_yielders(void *arg)
+{
+	struct yielders *y = arg;
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(weft_go(NULL, yielder, y), 0); /* all on this worker's deque */
+	weft_wg_done(&y->wg);
+}
+
+WEFT_TEST(yielders_spread_from_one_worker)
+{
+	/* Checked: all finish, every yield returned; printed: how many moved (the hand-off of
+	 * a second fiber on a yield list to a searching or sleeping worker, or a steal of a
+	 * not yet started task; 0 is possible on a busy machine). */
+	weft_rt *rt = start_rt(2, WEFT_SCHED_STEAL);
+	struct yielders y = { .per_task = (long)weft_test_scale(2000) };
+	weft_wg_init(&y.wg);
+	weft_wg_add(&y.wg, 5);
+	CHECK_EQ(weft_go(rt, spawn_yielders, &y), 0);
+	CHECK_EQ(weft_wg_wait(&y.wg, NULL), 0);
+	CHECK_EQ(atomic_load(&y.finished), 4);
+	CHECK_EQ(atomic_load(&y.yields), 4 * y.per_task);
+	weft_rt_counters st;
+	CHECK_EQ(weft_rt_stats(rt, &st), 0);
+	printf("4 yielders on 2 workers: %ld moved; parks %llu, wake-ups that found no work %llu\n",
+	       atomic_load(&y.moved), (unsigned long long)st.total.parks,
+	       (unsigned long long)st.total.wakeups_no_work);
+	CHECK_EQ(weft_rt_stop(rt), 0);
+}
+
+/* ---- spinning idle workers: bursts with gaps shorter and longer than the spin ---- */
+static void count_done(void *arg)
+{
+	weft_wg *wg = arg;
+	weft_wg_done(wg);
+}
+
+WEFT_STRESS(bursts_with_gaps)
+{
+	uint64_t rng = 7;
+	for (unsigned workers = 1; workers <= 4; workers *= 2) {
+		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
+		uint64_t rounds = weft_test_scale(2000);
+		/* One wait group for all rounds (reused, never re-initialised: the last done of
+		 * a round may still be inside weft_wg_done when the wait returns). */
+		weft_wg wg;
+		weft_wg_init(&wg);
+		for (uint64_t r = 0; r < rounds; r++) {
+			/* 0..200 us: around the idle spin's length, both sides of it. */
+			struct timespec ts = { 0, (long)(weft_test_rand(&rng) % 200000) };
+			nanosleep(&ts, NULL);
+			int n = 1 + (int)(weft_test_rand(&rng) % 8);
+			weft_wg_add(&wg, n);
+			for (int i = 0; i < n; i++)
+				CHECK_EQ(weft_go(rt, count_done, &wg), 0);
+			CHECK_EQ(weft_wg_wait(&wg, NULL), 0);
+		}
+		weft_rt_counters st;
+		CHECK_EQ(weft_rt_stats(rt, &st), 0);
+		printf("%u workers: %llu bursts, %llu parks, %llu wake-ups found no work\n", workers,
+		       (unsigned long long)rounds, (unsigned long long)st.total.parks,
+		       (unsigned long long)st.total.wakeups_no_work);
+		CHECK_EQ(weft_rt_stop(rt), 0);
+	}
+}
