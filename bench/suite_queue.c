@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <weft/queue.h>
+#include <weft/rcu.h>
 
 #define Q_BATCH 8
 #define Q_TRIES 64
@@ -343,19 +344,31 @@ static void wq_destroy(void *q)
 	weft_queue_destroy(q);
 }
 
-#define WQ_OPS(id, KIND)                                                                       \
+/*
+ * msq_rcu frees its nodes on liburcu's call_rcu thread: wait for that backlog (millions
+ * of nodes after a run) here, so that it is not freed on a core while the next
+ * implementation is being measured.
+ */
+static void wq_destroy_deferred(void *q)
+{
+	wq_destroy(q);
+	weft_rcu_barrier();
+}
+
+#define WQ_OPS_D(id, KIND, DESTROY)                                                            \
 	static int wq_create_##id(void **q, size_t cap)                                        \
 	{                                                                                      \
 		return weft_queue_create((weft_queue **)q, KIND, cap);                         \
 	}                                                                                      \
-	static const q_ops ops_##id = { wq_create_##id, wq_push, wq_pop, wq_destroy, NULL, NULL, 0 };
+	static const q_ops ops_##id = { wq_create_##id, wq_push, wq_pop, DESTROY, NULL, NULL, 0 };
+#define WQ_OPS(id, KIND) WQ_OPS_D(id, KIND, wq_destroy)
 
 WQ_OPS(mutex, WEFT_QUEUE_MUTEX)
 WQ_OPS(mpmc, WEFT_QUEUE_MPMC)
 WQ_OPS(spsc, WEFT_QUEUE_SPSC)
 WQ_OPS(mpsc, WEFT_QUEUE_MPSC)
 WQ_OPS(msq, WEFT_QUEUE_MSQ)
-WQ_OPS(msq_rcu, WEFT_QUEUE_MSQ_RCU)
+WQ_OPS_D(msq_rcu, WEFT_QUEUE_MSQ_RCU, wq_destroy_deferred)
 WQ_OPS(sharded, WEFT_QUEUE_SHARDED)
 WQ_OPS(ck_ring, WEFT_QUEUE_CK_RING)
 WQ_OPS(urcu_wfcq, WEFT_QUEUE_URCU_WFCQ)

@@ -27,11 +27,18 @@ int weft_mpmc_init_(weft_mpmc *q, size_t capacity)
 {
 	size_t size = weft_ring_pow2(capacity);
 	weft_mpmc_geom *g = &q->g;
-	size_t ncells = size < 16 ? 16 : size; /* weft_mpmc_cell_at_ maps into groups of 16 */
-	g->cells = weft_mem_alloc(ncells * sizeof(weft_mpmc_cell), WEFT_CACHELINE);
+	g->cells = weft_mem_alloc(size * sizeof(weft_mpmc_cell), WEFT_CACHELINE);
 	if (g->cells == NULL)
 		return ENOMEM;
+	/* Cells per line: 4 with 16-byte cells and 64-byte lines, fewer in a tiny ring. */
+	size_t per_line = WEFT_CACHELINE / sizeof(weft_mpmc_cell);
+	if (per_line > size)
+		per_line = size;
+	size_t lines = size / per_line;
 	g->mask = size - 1;
+	g->line_mask = lines - 1;
+	g->cell_shift = (unsigned)__builtin_ctzll(per_line);
+	g->line_shift = (unsigned)__builtin_ctzll(lines);
 	for (size_t pos = 0; pos < size; pos++) {
 		weft_mpmc_cell *c = weft_mpmc_cell_(q, pos);
 		atomic_init(&c->seq, pos);
