@@ -53,6 +53,9 @@
  */
 #define MUTEX_SPIN_ROUNDS 12u
 #define MUTEX_SPIN_BACKOFF_MAX 64u
+/* With sleepers queued, fewer rounds (1 + 2 + ... + 64 pauses: about a microsecond or two
+ * here): enough for a running holder's short section, not a preempted holder's slice. */
+#define MUTEX_SPIN_ROUNDS_SLEEPERS 7u
 
 int weft_mutex_init(weft_mutex *m)
 {
@@ -83,22 +86,29 @@ _Noreturn void weft_mutex_misuse_(const weft_mutex *m, const char *what)
 }
 
 /*
- * Spin while the lock is held but nobody sleeps on it (word 1): its holder is probably
- * running and about to let go. Returns true once the lock is taken.
+ * Spin while the lock is held: its holder is probably running and about to let go (with
+ * sleepers queued, word 2, for fewer rounds, and the lock is then taken as 2). Returns
+ * true once the lock is taken.
  */
 static bool mutex_spin(weft_mutex *m)
 {
 	uint32_t backoff = 1;
+	uint32_t take = 1; /* 2 once sleepers were seen: the unlock must then wake one */
 	for (uint32_t i = 0; i < MUTEX_SPIN_ROUNDS; i++) {
 		uint32_t c = atomic_load_explicit(&m->state, memory_order_relaxed);
 		if (c == 0) {
 			/* Acquire: pairs with the release exchange in weft_mutex_unlock. */
-			if (atomic_compare_exchange_weak_explicit(&m->state, &c, 1,
+			if (atomic_compare_exchange_weak_explicit(&m->state, &c, take,
 								  memory_order_acquire,
 								  memory_order_relaxed))
 				return true;
 		} else if (c == 2) {
-			return false; /* sleepers queued: join them rather than burn a slice */
+			/* Sleepers queued, but the holder may well be running: keep spinning
+			 * (a sleep and a wake cost two system calls), and take the lock as 2
+			 * so that its unlock still wakes one of them. */
+			take = 2;
+			if (i >= MUTEX_SPIN_ROUNDS_SLEEPERS)
+				return false;
 		}
 		for (uint32_t k = 0; k < backoff; k++)
 			weft_cpu_relax();
