@@ -4,8 +4,8 @@
  * The state word has three values (Drepper, "Futexes Are Tricky", mutex 2): 0 unlocked,
  * 1 locked, 2 locked and maybe waiters. An uncontended lock is one CAS 0 -> 1 and an
  * uncontended unlock one exchange to 0, both inline. A contended locker spins briefly (a
- * bounded number of rounds, and only while nobody is asleep on the lock: the holder of a
- * lock nobody sleeps on is likely running), then sets the word to 2 and parks on it through
+ * bounded number of rounds with backoff, fewer when others already sleep on the lock: a
+ * running holder lets go within a short section), then sets the word to 2 and parks on it through
  * weft_park() (include/weft/waiter.h), so a fiber parks instead of blocking its worker.
  * An unlock that finds 2 wakes one sleeper, after the exchange that released the lock, by
  * the word's address alone: an unlock touches m's memory only up to that exchange, so the
