@@ -110,17 +110,10 @@ static int fail(char *err, size_t errlen, const char *what, const char *detail)
 	return -1;
 }
 
-int bench_go_job(bench_go *g, unsigned workload, uint64_t n, uint64_t tasks, uint64_t *result,
-		 uint64_t *go_ns, char *err, size_t errlen)
+/* Send one request line (ending in a newline) and read back "RESULT NS". */
+static int go_exchange(bench_go *g, const char *line, int len, uint64_t *result,
+		       uint64_t *go_ns, char *err, size_t errlen)
 {
-	static const char *const jobs[] = { "fib", "skynet", "spawn", "yield" };
-	if (workload >= sizeof jobs / sizeof jobs[0])
-		return fail(err, errlen, "unknown workload", NULL);
-	char line[64];
-	int len = workload == 3 ? snprintf(line, sizeof line, "yield %llu %llu\n",
-					   (unsigned long long)n, (unsigned long long)tasks)
-				: snprintf(line, sizeof line, "%s %llu\n", jobs[workload],
-					   (unsigned long long)n);
 	for (int off = 0; off < len;) {
 		/* MSG_NOSIGNAL: a dead go_peer is an error here, not a SIGPIPE. */
 		ssize_t w = send(g->fd, line + off, (size_t)(len - off), MSG_NOSIGNAL);
@@ -160,8 +153,21 @@ int bench_go_job(bench_go *g, unsigned workload, uint64_t n, uint64_t tasks, uin
 	return 0;
 }
 
-/* One "JOB N" line for the other suites' jobs (the fiber suite's pingpong); the same
- * exchange as bench_go_job's, which keeps its own workload numbering. */
+int bench_go_job(bench_go *g, unsigned workload, uint64_t n, uint64_t tasks, uint64_t *result,
+		 uint64_t *go_ns, char *err, size_t errlen)
+{
+	static const char *const jobs[] = { "fib", "skynet", "spawn", "yield" };
+	if (workload >= sizeof jobs / sizeof jobs[0])
+		return fail(err, errlen, "unknown workload", NULL);
+	char line[64];
+	int len = workload == 3 ? snprintf(line, sizeof line, "yield %llu %llu\n",
+					   (unsigned long long)n, (unsigned long long)tasks)
+				: snprintf(line, sizeof line, "%s %llu\n", jobs[workload],
+					   (unsigned long long)n);
+	return go_exchange(g, line, len, result, go_ns, err, errlen);
+}
+
+/* One "JOB N" line for the other suites' jobs (the fiber suite's pingpong). */
 int bench_go_request(bench_go *g, const char *job, uint64_t n, uint64_t *result,
 		     uint64_t *go_ns, char *err, size_t errlen)
 {
@@ -169,43 +175,7 @@ int bench_go_request(bench_go *g, const char *job, uint64_t n, uint64_t *result,
 	int len = snprintf(line, sizeof line, "%s %llu\n", job, (unsigned long long)n);
 	if (len <= 0 || (size_t)len >= sizeof line)
 		return fail(err, errlen, "job name too long", job);
-	for (int off = 0; off < len;) {
-		/* MSG_NOSIGNAL: a dead go_peer is an error here, not a SIGPIPE. */
-		ssize_t w = send(g->fd, line + off, (size_t)(len - off), MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return fail(err, errlen, "send", strerror(errno));
-		off += (int)w;
-	}
-	g->len = 0;
-	for (;;) {
-		char *nl = memchr(g->buf, '\n', g->len);
-		if (nl) {
-			*nl = '\0';
-			break;
-		}
-		if (g->len == sizeof g->buf - 1)
-			return fail(err, errlen, "answer too long", NULL);
-		struct pollfd p = { .fd = g->fd, .events = POLLIN };
-		int pr = poll(&p, 1, 60000);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr == 0)
-			return fail(err, errlen, "no answer within 60 s", line);
-		ssize_t r = read(g->fd, g->buf + g->len, sizeof g->buf - 1 - g->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return fail(err, errlen, "exited", r < 0 ? strerror(errno) : NULL);
-		g->len += (size_t)r;
-	}
-	unsigned long long res, ns;
-	if (sscanf(g->buf, "%llu %llu", &res, &ns) != 2)
-		return fail(err, errlen, "answered", g->buf);
-	*result = res;
-	*go_ns = ns;
-	return 0;
+	return go_exchange(g, line, len, result, go_ns, err, errlen);
 }
 
 void bench_go_close(bench_go *g)
