@@ -568,6 +568,22 @@ static inline cache_t *own_cache(struct pool *p)
 }
 
 /*
+ * Under the depot lock: the caller's own cache, registered and with its inline window
+ * unloaded, in *own (NULL when it has none), and the cache to use (that one, or the shared
+ * one). The caller loads the window again before unlocking.
+ */
+static cache_t *cache_open_locked(struct pool *p, cache_t **own)
+{
+	cache_t *c = own_cache(p);
+	if (c != NULL) {
+		cache_register(p, c);
+		cache_unload(p, c);
+	}
+	*own = c;
+	return c != NULL ? c : &p->depot.shared;
+}
+
+/*
  * The locked paths take the depot lock first and only then pick the cache: a fiber that
  * parks on the lock may resume on another worker thread, whose cache is then the one to use.
  * Their counts go to pool-wide atomics (several writers).
@@ -576,12 +592,8 @@ static void *get_locked(struct pool *p)
 {
 	struct mag *drop = NULL;
 	depot_lock(p);
-	cache_t *c = own_cache(p);
-	if (c != NULL) {
-		cache_register(p, c);
-		cache_unload(p, c);
-	}
-	cache_t *u = c != NULL ? c : &p->depot.shared;
+	cache_t *c;
+	cache_t *u = cache_open_locked(p, &c);
 	void *obj = cache_take(u);
 	if (obj == NULL && exchange_for_get(p, u, &drop))
 		obj = cache_take(u);
@@ -627,12 +639,8 @@ static void put_locked(struct pool *p, void *obj)
 {
 	struct mag *drop = NULL;
 	depot_lock(p);
-	cache_t *c = own_cache(p);
-	if (c != NULL) {
-		cache_register(p, c);
-		cache_unload(p, c);
-	}
-	cache_t *u = c != NULL ? c : &p->depot.shared;
+	cache_t *c;
+	cache_t *u = cache_open_locked(p, &c);
 	bool kept = cache_give(p, u, obj) ||
 		    (exchange_for_put(p, u, &drop) && cache_give(p, u, obj));
 	if (c != NULL)
