@@ -90,13 +90,33 @@ static _Atomic uint64_t *brw_used(weft_brwlock *l)
 	return (_Atomic uint64_t *)(void *)weft_brwlock_line_(l, l->nslots + 1);
 }
 
+/*
+ * Slots per lock: max(64, 2 x CPUs) rounded up to 64, fixed at the process's first
+ * create, so that every lock has the same geometry: a thread's cached slot (brwlock.h,
+ * weft_brwlock_tls_) stays inside a lock created later at the same address.
+ */
+static unsigned brw_slot_count(void)
+{
+	static _Atomic unsigned fixed;
+	/* Relaxed: the value carries no other data; every caller settles on the first one
+	 * stored by the CAS below. */
+	unsigned n = atomic_load_explicit(&fixed, memory_order_relaxed);
+	if (WEFT_LIKELY(n != 0))
+		return n;
+	unsigned want = 2 * weft_cpu_count();
+	want = want < MIN_SLOTS ? MIN_SLOTS : want > MAX_SLOTS ? MAX_SLOTS : want;
+	want = (want + 63) & ~63u;
+	if (atomic_compare_exchange_strong_explicit(&fixed, &n, want, memory_order_relaxed,
+						    memory_order_relaxed))
+		return want;
+	return n; /* another thread fixed it first */
+}
+
 int weft_brwlock_create(weft_brwlock **out)
 {
 	if (out == NULL)
 		return EINVAL;
-	unsigned n = 2 * weft_cpu_count();
-	n = n < MIN_SLOTS ? MIN_SLOTS : n > MAX_SLOTS ? MAX_SLOTS : n;
-	n = (n + 63) & ~63u;
+	unsigned n = brw_slot_count();
 	/* The header, n - 1 own slots, the shared slot, the bitmap (see brwlock.h). */
 	size_t size = (size_t)(n + 1) * sizeof(struct weft_brwlock_slot_) +
 		      n / 64 * sizeof(uint64_t);
@@ -118,11 +138,22 @@ void weft_brwlock_destroy(weft_brwlock *l)
 	weft_mem_free(l);
 }
 
-/* The calling thread's own slot (>= 1), or 0 when it must use the shared slot. */
-static uint32_t brw_own(const weft_brwlock *l)
+/* Never REG: the slot of the empty cache (see weft_brwlock_tls_ in brwlock.h). */
+static _Atomic uint32_t brw_nowhere;
+
+__thread struct weft_brwlock_tls_ weft_brwlock_tls_ __attribute__((tls_model("initial-exec"))) = {
+	NULL, &brw_nowhere};
+
+/* The calling thread's own slot (>= 1), or 0 when it must use the shared slot. An own
+ * slot goes into the thread's cache for the inline paths. */
+static uint32_t brw_own(weft_brwlock *l)
 {
 	uint32_t t = weft_thread_index() + 1; /* WEFT_THREAD_INDEX_NONE + 1 wraps to 0 */
-	return t < l->nslots ? t : 0;
+	if (t >= l->nslots)
+		return 0;
+	weft_brwlock_tls_.lock = l;
+	weft_brwlock_tls_.slot = weft_brwlock_line_(l, t);
+	return t;
 }
 
 /* Mark slot i used before its first announcement (see the top of this file). */

@@ -26,6 +26,10 @@
  *     writes by far; otherwise use weft_rwlock. Writers are not ordered among themselves
  *     (no FIFO): a writer that waits for another writer competes with the others when it
  *     leaves.
+ *   - The inline paths are quickest on the lock a thread went out of line for last (a
+ *     per-thread cache of its slot); a thread that alternates between several brwlocks
+ *     pays an out-of-line call (a thread-index lookup and a bounds check, a dozen
+ *     instructions) each time it changes lock.
  *   - weft_brwlock_create allocates (the slots: 128 bytes each, max(64, 2 x CPUs) slots
  *     rounded up to 64, one of them the shared slot); nothing else allocates.
  *
@@ -52,9 +56,12 @@ typedef struct weft_ctx weft_ctx;
  * header below, line k for 1 <= k < nslots is the reader slot of thread index k - 1, line
  * nslots is the slot shared by the threads that have no slot of their own, and the
  * used-slot bitmap follows (nslots / 64 words; bit k for line k, bit 0 for the shared
- * slot). So the inline paths find the caller's slot at line weft_thread_index_plus1_
- * directly; a thread with no index yet (0) lands on the header, whose first word, nslots,
- * never carries REG, and goes out of line, where it gets one.
+ * slot). The inline paths do not index: they take the caller's slot from a per-thread
+ * cache (weft_brwlock_tls_ below) of the lock it last went out of line for; a miss, a
+ * thread without an own slot, or a slot without REG goes out of line, which computes the
+ * slot from the thread index and refills the cache. Every lock of a process has the same
+ * nslots (fixed at the first create), so a cached slot stays in bounds even for a lock
+ * created later at the address of a freed one.
  *
  * A slot's readers word: bit 31 REG = an own slot in use (marked in the bitmap; the
  * shared slot never carries it, so the inline paths send its users out of line); bit 30
@@ -75,12 +82,12 @@ struct weft_brwlock_slot_ {
 
 /* The lock's header, line 0 (all fields private; created by weft_brwlock_create). */
 typedef struct weft_brwlock {
-	/* Lines after the header: own slots + the shared one (a multiple of 64). Never
-	 * written after creation, and never carries REG (see the layout above). */
+	/* Lines after the header: own slots + the shared one (a multiple of 64, the same
+	 * for every lock of the process). Never written after creation. */
 	_Alignas(WEFT_PADDING) uint32_t nslots;
 	/* Read by every reader, written by writers only. Where the padding allows, in its own
-	 * coherence line: a writer's CAS then does not take nslots, which every unlock reads,
-	 * away from the readers inside. */
+	 * coherence line: a writer's CAS then does not take nslots, which the out-of-line
+	 * paths read, away from the readers. */
 #if WEFT_PADDING >= 2 * WEFT_CACHELINE
 	_Alignas(WEFT_CACHELINE)
 #endif
@@ -95,6 +102,21 @@ static inline _Atomic uint32_t *weft_brwlock_line_(weft_brwlock *l, uint32_t k)
 {
 	return &((struct weft_brwlock_slot_ *)(void *)l)[k].readers;
 }
+
+/*
+ * The calling thread's own slot in the lock it read-locked last through the slow path
+ * (private): lock and the slot's readers word. The slow path fills it only when the thread
+ * has an own slot in that lock, so a hit needs no bounds check; a lock freed and another
+ * created at the same address keeps the same geometry, and its slot lacks REG until first
+ * use, which the fast paths test anyway. Starts as {NULL, a word that is never REG}, so a
+ * NULL lock goes to the slow path (EINVAL) without a test of its own.
+ */
+struct weft_brwlock_tls_ {
+	weft_brwlock *lock;
+	_Atomic uint32_t *slot;
+};
+extern WEFT_API __thread struct weft_brwlock_tls_ weft_brwlock_tls_
+	__attribute__((tls_model("initial-exec")));
 
 /* Private slow paths behind the inline fast paths below. */
 WEFT_API int weft_brwlock_rdlock_slow_(weft_brwlock *l, weft_ctx *ctx, bool announced);
@@ -114,6 +136,16 @@ WEFT_API int weft_brwlock_create(weft_brwlock **l);
 WEFT_API void weft_brwlock_destroy(weft_brwlock *l);
 
 /*
+ * A caller that passes a NULL lock which gcc can see makes it warn (-Wstringop-overflow)
+ * about the load of l->wflag on the path where the cache also holds NULL; that path is
+ * infeasible (the empty cache's slot never holds REG, so the test before the load fails).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
+
+/*
  * weft_brwlock_rdlock - take a read lock, waiting while a writer is pending or inside.
  * Returns: 0; ECANCELED or ETIMEDOUT when ctx ended while the caller waited (nothing held);
  *   EAGAIN (too many nested read locks); EINVAL (l NULL).
@@ -123,9 +155,8 @@ WEFT_API void weft_brwlock_destroy(weft_brwlock *l);
  */
 static inline int weft_brwlock_rdlock(weft_brwlock *l, weft_ctx *ctx)
 {
-	uint32_t t = weft_thread_index_plus1_; /* thread.h: index + 1, 0 before the first */
-	if (WEFT_LIKELY(l != NULL && t < l->nslots)) {
-		_Atomic uint32_t *s = weft_brwlock_line_(l, t);
+	if (WEFT_LIKELY(weft_brwlock_tls_.lock == l)) {
+		_Atomic uint32_t *s = weft_brwlock_tls_.slot;
 		/* Relaxed: only this thread changes the count; a writer adds SLEEP only to a
 		 * slot that holds read locks, so REG alone means "own slot, none held". The
 		 * relaxed look at wflag keeps a reader that meets a writer from announcing
@@ -155,9 +186,8 @@ static inline int weft_brwlock_rdlock(weft_brwlock *l, weft_ctx *ctx)
  */
 static inline int weft_brwlock_rdunlock(weft_brwlock *l)
 {
-	uint32_t t = weft_thread_index_plus1_;
-	if (WEFT_LIKELY(l != NULL && t < l->nslots)) {
-		_Atomic uint32_t *s = weft_brwlock_line_(l, t);
+	if (WEFT_LIKELY(weft_brwlock_tls_.lock == l)) {
+		_Atomic uint32_t *s = weft_brwlock_tls_.slot;
 		/* Relaxed: only this thread changes the count. The common case: own slot
 		 * (REG), one read lock, no writer asleep on it (SLEEP clear); nested locks
 		 * and SLEEP go out of line. */
@@ -173,6 +203,10 @@ static inline int weft_brwlock_rdunlock(weft_brwlock *l)
 	}
 	return weft_brwlock_rdunlock_slow_(l);
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /*
  * weft_brwlock_tryrdlock - take a read lock if no writer is pending or inside.
