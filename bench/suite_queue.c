@@ -137,20 +137,23 @@ static void q_assign(const bench_shape *sh, unsigned i, bench_thread *t)
 	}
 }
 
-/* Account for one popped item (last: the consumer's per-producer last sequences). */
+/*
+ * Account for one popped item (last: the consumer's per-producer last sequences). The
+ * caller adds the batch to count up front; a garbage item takes itself back out.
+ */
 static inline void take(q_tally *t, uint64_t *last, uint64_t P, bool fifo, void *item)
 {
 	uint64_t v = (uint64_t)(uintptr_t)item, pid = (v >> SEQ_BITS) - 1,
 		 seq = v & ((UINT64_C(1) << SEQ_BITS) - 1);
 	if (WEFT_UNLIKELY(pid >= P || seq == 0)) {
 		t->garbage++;
+		t->count--;
 		return;
 	}
 	if (fifo) {
 		t->order += seq <= last[pid];
 		last[pid] = seq;
 	}
-	t->count++;
 	t->sum += v;
 	t->sq += v * v;
 }
@@ -160,6 +163,7 @@ static void take_all(q_state *s, q_cons *c, void *const *items, size_t n)
 {
 	q_tally t = c->t;
 	uint64_t *last = c->last, P = s->P;
+	t.count += n;
 	if (s->fifo) /* two copies of the loop, so the test is not made per item */
 		for (size_t i = 0; i < n; i++)
 			take(&t, last, P, true, items[i]);
