@@ -25,7 +25,10 @@
 
 int weft_mpmc_init_(weft_mpmc *q, size_t capacity)
 {
-	size_t size = weft_ring_pow2(capacity);
+	/* At least 2 slots: in a ring of 1, "holds the item of pos" (seq == pos + 1) and "free
+	 * for the push of pos + 1" are the same seq, so a second push would overwrite the
+	 * first item and the pop of it would then wait forever for its seq. */
+	size_t size = capacity < 2 ? 2 : weft_ring_pow2(capacity);
 	weft_mpmc_geom *g = &q->g;
 	g->cells = weft_mem_alloc(size * sizeof(weft_mpmc_cell), WEFT_CACHELINE);
 	if (g->cells == NULL)

@@ -92,9 +92,16 @@ int weft_queue_push_n(weft_queue *q, void *const *items, size_t n, size_t *pushe
 	if (q == NULL || items == NULL || pushed == NULL || n == 0)
 		return EINVAL;
 	*pushed = 0;
-	for (size_t i = 0; i < n; i++)
-		if (items[i] == NULL)
-			return EINVAL; /* checked first: a failed call pushes nothing */
+	/* Checked first: a failed call pushes nothing. (v - 1) & ~v has its top bit set exactly
+	 * when v == 0; OR-ed over the batch without an early exit, the compiler vectorises it
+	 * (about 4 instructions per 2 items instead of 6 per item for a compare-and-branch). */
+	uint64_t zero = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = (uint64_t)(uintptr_t)items[i];
+		zero |= (v - 1) & ~v;
+	}
+	if (zero >> 63)
+		return EINVAL;
 	size_t done = 0;
 	int err;
 	if (q->ops->push_n != NULL) {

@@ -1,19 +1,28 @@
 /*
  * Batch operations on the rings: one reservation for k slots instead of k.
  *
- * mpmc (Vyukov's ring, invariants in queues/mpmc.c; cells found through weft_mpmc_cell_at_,
- * never by indexing): a batch push reads tail = pos, counts the k <= n consecutive cells
- * pos, pos+1, ... whose seq says "free for position pos+j" (seq == pos + j), then claims
- * all k with one CAS of tail from pos to pos + k. The CAS succeeding means no other push
- * claimed any of those positions, and a cell seen free for position pos+j stays free until
- * that position's owner (us) fills it, so the k cells are ours; each is then filled and
- * published with a plain release store of its seq (no read-modify-write per slot), exactly
- * as a single push does. A batch pop is the mirror image on head (cells with
- * seq == pos + j + 1, freed with seq = pos + j + size). The k items keep their order: FIFO
- * per producer holds as for single pushes. One reservation per run of up to MPMC_RUN_MAX
- * (64) slots, whose cells the count remembers for the fill; when a run stops at a busy cell (full / empty, or a peer preempted in the middle of its slot) the call
- * returns the k it has (EAGAIN if none), as a single push or pop would: it never waits on
- * a peer. When the CAS fails, the count is redone from the position it found.
+ * mpmc (Vyukov's ring, invariants in queues/mpmc.c): a batch push reads tail = pos, counts
+ * the k <= n consecutive cells pos, pos+1, ... whose seq says "free for position pos+j"
+ * (seq == pos + j), then claims all k with one CAS of tail from pos to pos + k. The CAS
+ * succeeding means no other push claimed any of those positions, and a cell seen free for
+ * position pos+j stays free until that position's owner (us) fills it, so the k cells are
+ * ours; each is then filled and published with a plain release store of its seq (no
+ * read-modify-write per slot), exactly as a single push does. A batch pop is the mirror
+ * image on head (cells with seq == pos + j + 1, freed with seq = pos + j + size). The k
+ * items keep their order: FIFO per producer holds as for single pushes. One reservation
+ * covers a run of at most MPMC_RUN_MAX positions (a longer scan would lose its CAS to
+ * single operations more often); a call makes further runs only while each run was
+ * complete. When a run stops at a busy cell (full / empty, or a peer preempted in the
+ * middle of its slot) the call returns what it has (EAGAIN if nothing), as a single push
+ * or pop would: it never waits on a peer. When the CAS fails, the count is redone from the
+ * position it found.
+ *
+ * Walking the cells: in the ring's spread layout (weft_mpmc_cell_at_), the cell of position
+ * p + 1 lies one line (stride = cells per line) after the cell of p, except where the line
+ * index wraps to 0, once every `lines` positions. Both passes (the count, then the fill)
+ * therefore walk segments: the first cell of a segment is found with weft_mpmc_cell_at_,
+ * the rest by adding the stride, so a cell costs a load, a compare and the loop (count) or
+ * two stores and a load (fill); no cell addresses are kept between the passes.
  *
  * The ring's geometry is copied into a local first: the acquire loads would otherwise make
  * the compiler reload it from the shared struct for every cell.
@@ -25,34 +34,48 @@
 
 #include "ring_batch.h"
 
-/* Positions claimed by one reservation at most (its cells are remembered on the stack). */
+/* Positions claimed by one reservation at most. */
 #define MPMC_RUN_MAX 64
 
+/* How many positions from p on have their cells `stride` apart (up to the line wrap). */
+static inline size_t mpmc_seg(const weft_mpmc_geom *g, size_t p)
+{
+	return g->line_mask + 1 - (p & g->line_mask);
+}
+
 /*
- * One reservation of up to n <= MPMC_RUN_MAX positions on *end (tail: off 0; head: off 1),
- * the cell of position p being ready when seq == p + off. Returns k (0: the first cell is
- * not ready, i.e. full / empty or a peer in progress) with the k cells in cells[] and the
- * first position in *first.
+ * One reservation of up to n (1 <= n <= MPMC_RUN_MAX) positions on *end (tail: off 0;
+ * head: off 1), the cell of position p being ready when seq == p + off. Returns k (0: the
+ * first cell is not ready, i.e. full / empty or a peer in progress) and the first
+ * position in *first.
  */
 static inline size_t mpmc_reserve(const weft_mpmc_geom *g, _Atomic size_t *end, size_t n,
-				  size_t off, weft_mpmc_cell **cells, size_t *first)
+				  size_t off, size_t *first)
 {
+	const size_t stride = (size_t)1 << g->cell_shift;
 	if (n > g->mask + 1)
 		n = g->mask + 1;
 	size_t pos = atomic_load_explicit(end, memory_order_relaxed);
 	for (;;) {
-		size_t k = 0;
-		size_t seq = 0;
-		while (k < n) {
-			weft_mpmc_cell *c = weft_mpmc_cell_at_(g, pos + k);
-			/* Acquire: pairs with the release store of seq by the pop (for a push) or
-			 * push (for a pop) that last handed this cell over, as in the single
-			 * operations, so its use of the item happens before ours. */
-			seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-			if (seq != pos + k + off)
-				break;
-			cells[k++] = c;
+		/* want: the seq that makes the cell of position want - off ready. */
+		size_t want = pos + off, stop = pos + off + n, seq = want;
+		while (want != stop) {
+			weft_mpmc_cell *c = weft_mpmc_cell_at_(g, want - off);
+			size_t seg = mpmc_seg(g, want - off);
+			size_t seg_end = seg < stop - want ? want + seg : stop;
+			do {
+				/* Acquire: pairs with the release store of seq by the pop (for a
+				 * push) or push (for a pop) that last handed this cell over, as in
+				 * the single operations, so its use of the item happens before
+				 * ours. */
+				seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+				if (seq != want)
+					goto counted;
+				c += stride;
+			} while (++want != seg_end);
 		}
+	counted:;
+		size_t k = want - (pos + off);
 		if (k == 0) {
 			/* As the single ops: a cell of an older position means full (empty) or a
 			 * peer in progress; one of a newer position means we are behind. */
@@ -73,45 +96,58 @@ static inline size_t mpmc_reserve(const weft_mpmc_geom *g, _Atomic size_t *end, 
 int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 {
 	const weft_mpmc_geom g = q->g;
-	weft_mpmc_cell *cells[MPMC_RUN_MAX];
-	size_t done = 0;
+	const size_t stride = (size_t)1 << g.cell_shift;
+	void *const *src = items;
 	for (;;) {
-		size_t want = n - done < MPMC_RUN_MAX ? n - done : MPMC_RUN_MAX, pos = 0;
-		size_t k = mpmc_reserve(&g, &q->tail, want, 0, cells, &pos);
-		for (size_t j = 0; j < k; j++) {
-			cells[j]->item = items[done + j];
-			/* Release: pairs with the acquire load in weft_mpmc_pop / mpmc_reserve. */
-			atomic_store_explicit(&cells[j]->seq, pos + j + 1, memory_order_release);
+		size_t left = n - (size_t)(src - items), pos = 0;
+		size_t k = mpmc_reserve(&g, &q->tail, left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX, 0,
+					&pos);
+		/* Fill the k claimed cells, segment by segment; p runs over the positions. */
+		for (size_t p = pos, stop = pos + k; p != stop;) {
+			weft_mpmc_cell *c = weft_mpmc_cell_at_(&g, p);
+			size_t seg = mpmc_seg(&g, p);
+			size_t seg_end = seg < stop - p ? p + seg : stop;
+			do {
+				c->item = *src++;
+				/* Release: pairs with the acquire load in weft_mpmc_pop /
+				 * mpmc_reserve: the item is written before the cell says so. */
+				atomic_store_explicit(&c->seq, ++p, memory_order_release);
+				c += stride;
+			} while (p != seg_end);
 		}
-		done += k;
-		if (k < MPMC_RUN_MAX || done == n)
-			break; /* a short run: the next cell was busy */
+		if (k < MPMC_RUN_MAX || (size_t)(src - items) == n)
+			break; /* a short run: the next cell was busy (or all went in) */
 	}
-	*moved = done;
-	return done > 0 ? 0 : EAGAIN;
+	*moved = (size_t)(src - items);
+	return src != items ? 0 : EAGAIN;
 }
 
 int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 {
 	const weft_mpmc_geom g = q->g;
-	weft_mpmc_cell *cells[MPMC_RUN_MAX];
-	size_t done = 0;
+	const size_t stride = (size_t)1 << g.cell_shift, size = g.mask + 1;
+	void **dst = items;
 	for (;;) {
-		size_t want = n - done < MPMC_RUN_MAX ? n - done : MPMC_RUN_MAX, pos = 0;
-		size_t k = mpmc_reserve(&g, &q->head, want, 1, cells, &pos);
-		for (size_t j = 0; j < k; j++) {
-			items[done + j] = cells[j]->item;
-			/* Release: pairs with the acquire load of the next lap's push: our read
-			 * of the item happens before its overwrite. */
-			atomic_store_explicit(&cells[j]->seq, pos + j + g.mask + 1,
-					      memory_order_release);
+		size_t left = n - (size_t)(dst - items), pos = 0;
+		size_t k = mpmc_reserve(&g, &q->head, left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX, 1,
+					&pos);
+		for (size_t p = pos, stop = pos + k; p != stop;) {
+			weft_mpmc_cell *c = weft_mpmc_cell_at_(&g, p);
+			size_t seg = mpmc_seg(&g, p);
+			size_t seg_end = seg < stop - p ? p + seg : stop;
+			do {
+				*dst++ = c->item;
+				/* Release: pairs with the acquire load of the next lap's push: our
+				 * read of the item happens before its overwrite. */
+				atomic_store_explicit(&c->seq, p + size, memory_order_release);
+				c += stride;
+			} while (++p != seg_end);
 		}
-		done += k;
-		if (k < MPMC_RUN_MAX || done == n)
+		if (k < MPMC_RUN_MAX || (size_t)(dst - items) == n)
 			break;
 	}
-	*moved = done;
-	return done > 0 ? 0 : EAGAIN;
+	*moved = (size_t)(dst - items);
+	return dst != items ? 0 : EAGAIN;
 }
 
 int weft_spsc_push_n_(weft_spsc *q, void *const *items, size_t n, size_t *moved)

@@ -116,6 +116,47 @@ WEFT_TEST(single_thread_every_kind)
 	settle();
 }
 
+/*
+ * mpmc, one thread, rings of 2 to 256 slots: random push_n / pop_n sizes from every
+ * starting position, against a model FIFO. A bounded ring takes exactly what fits and
+ * gives back exactly what it holds, in order; runs cross the places where the ring's
+ * spread layout wraps from its last line back to its first (every capacity / 4
+ * positions) and runs longer than the ring.
+ */
+WEFT_TEST(mpmc_batches_match_a_model)
+{
+	uint64_t rng = 42;
+	for (size_t cap = 1; cap <= 256; cap *= 2) {
+		weft_queue *q = make("mpmc", cap);
+		size_t room_max = cap < 2 ? 2 : cap; /* a ring has at least 2 slots */
+		enum { MAXB = 300 };
+		static void *model[1024], *in[MAXB], *out[MAXB];
+		size_t head = 0, tail = 0; /* model[head .. tail), mod 1024 */
+		uint32_t next = 1;
+		for (int round = 0; round < 2000; round++) {
+			size_t n = 1 + weft_test_rand(&rng) % (weft_test_rand(&rng) % 2 ? 9 : MAXB);
+			size_t moved = 99;
+			if (weft_test_rand(&rng) % 2) {
+				for (size_t i = 0; i < n; i++)
+					in[i] = ITEM(0, next + i);
+				size_t room = room_max - (tail - head), want = n < room ? n : room;
+				CHECK_EQ(weft_queue_push_n(q, in, n, &moved), (want ? 0 : EAGAIN));
+				CHECK_EQ(moved, want);
+				for (size_t i = 0; i < moved; i++)
+					model[tail++ % 1024] = in[i];
+				next += (uint32_t)moved;
+			} else {
+				size_t have = tail - head, want = n < have ? n : have;
+				CHECK_EQ(weft_queue_pop_n(q, out, n, &moved), (want ? 0 : EAGAIN));
+				CHECK_EQ(moved, want);
+				for (size_t i = 0; i < moved; i++)
+					CHECK(out[i] == model[head++ % 1024]);
+			}
+		}
+		weft_queue_destroy(q);
+	}
+}
+
 /* ---- P x C stress ---- */
 
 struct run {

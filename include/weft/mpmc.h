@@ -3,7 +3,8 @@
  * number per slot (Dmitry Vyukov's bounded MPMC queue). The `mpmc` kind of weft_queue;
  * this header is its direct API, with the push and pop fast paths inline.
  *
- * Capacity: rounded up to a power of two (weft_mpmc_capacity says how many it holds).
+ * Capacity: rounded up to a power of two, at least 2 (weft_mpmc_capacity says how many it
+ * holds).
  * Order: FIFO for items of one producer, as seen by any one consumer (positions are
  * handed out in order; see the invariants in queues/mpmc.c).
  *
