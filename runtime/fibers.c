@@ -182,6 +182,11 @@ void weft_fibers_after_switch(void)
 	case AFTER_READY: /* a yield: the back of this worker's yield list (worker.c) */
 		weft_worker_yielded(w, arg);
 		break;
+	case AFTER_PARK_HELD:
+		/* The parked fiber (parker.c, fiber_park_held) switched away holding the parking
+		 * lot's bucket lock: its stack is no longer running, so a waker may have it now. */
+		weft_waiter_release_lot(arg);
+		break;
 	case AFTER_PARK: {
 		weft_waiter *wt = arg;
 		struct sfiber *sf = wt->data; /* read first: wt may die once we publish S */
@@ -198,16 +203,24 @@ void weft_fibers_after_switch(void)
 	}
 }
 
+/* How switch_to switches: SW_SYM to a task fiber suspended by a park, as the running one
+ * is about to be (two tasks blocking in turn through the same code: fiber.h,
+ * weft_fiber_switch_sym), SW_PLAIN to anything else, SW_FINAL from a fiber left for good. */
+enum { SW_PLAIN, SW_SYM, SW_FINAL };
+
 /* Switch from the running fiber to target; `kind`/`arg` is done by target's side. */
-static void switch_to(struct worker *w, struct sfiber *target, int kind, void *arg, bool final)
+static inline void switch_to(struct worker *w, struct sfiber *target, int kind, void *arg,
+			     int how)
 {
 	struct sfiber *cur = w->cur;
 	w->after_kind = kind;
 	w->after_arg = arg;
 	w->cur = target;
 	count(&w->c.fiber_switches);
-	if (final)
+	if (how == SW_FINAL)
 		weft_fiber_switch_final(cur->f, target->f);
+	else if (how == SW_SYM)
+		weft_fiber_switch_sym(cur->f, target->f);
 	else
 		weft_fiber_switch(cur->f, target->f);
 	weft_fibers_after_switch(); /* on whichever worker resumed us */
@@ -217,7 +230,7 @@ static void switch_to(struct worker *w, struct sfiber *target, int kind, void *a
 void weft_fibers_resume(struct worker *w, struct sfiber *target)
 {
 	count(&w->c.fiber_resumes);
-	switch_to(w, target, AFTER_RECYCLE, w->cur, true);
+	switch_to(w, target, AFTER_RECYCLE, w->cur, SW_FINAL);
 }
 
 /* Suspend the running task's fiber (the caller set up the hand-off) and run another. */
@@ -231,7 +244,7 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 		w->handoff = NULL;
 		if (++w->handoff_streak < HANDOFF_BUDGET) {
 			count(&w->c.fiber_resumes);
-			switch_to(w, target, kind, arg, false);
+			switch_to(w, target, kind, arg, SW_SYM);
 			return 0;
 		}
 		/* Fairness: tasks handing off to each other forever would keep the loop (the
@@ -249,7 +262,40 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 		return ENOMEM;
 	if (item != NULL)
 		count(&w->c.fiber_resumes);
-	switch_to(w, target, kind, arg, false);
+	switch_to(w, target, kind, arg, item != NULL ? SW_SYM : SW_PLAIN);
+	return 0;
+}
+
+/*
+ * weft_fibers_suspend for parker.c's held park: the running task's fiber parks on wt with
+ * the parking lot's bucket lock held, and the fiber that takes over releases it
+ * (AFTER_PARK_HELD). The lock is held across the switch only, so the target must be ready
+ * without allocating, locking or waking anyone: the hand-off (within its budget), the LIFO
+ * slot, or a pooled fiber. EAGAIN: none of them; nothing done, the lock still held.
+ */
+int weft_fibers_suspend_held(struct worker *w, weft_waiter *wt)
+{
+	struct sfiber *target = w->handoff;
+	int how = SW_SYM;
+	if (target != NULL && w->handoff_streak + 1 < HANDOFF_BUDGET) {
+		w->handoff = NULL;
+		w->handoff_streak++;
+		count(&w->c.fiber_resumes);
+	} else if (target != NULL) {
+		return EAGAIN; /* the budget's round of the loop: weft_fibers_suspend does it */
+	} else if (!w->shared && atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
+		   /* Acq_rel: pairs with the exchange in schedule_lifo. */
+		   (target = item_ptr(atomic_exchange_explicit(&w->lifo, NULL,
+							       memory_order_acq_rel))) != NULL) {
+		count(&w->c.fiber_resumes);
+	} else if (w->pool != NULL) {
+		target = weft_fibers_get(w); /* from the pool: no allocation */
+		how = SW_PLAIN;
+	} else {
+		return EAGAIN;
+	}
+	count(&w->c.fiber_parks);
+	switch_to(w, target, AFTER_PARK_HELD, wt, how);
 	return 0;
 }
 
@@ -268,7 +314,7 @@ int weft_fibers_yield(void)
 	}
 	/* This fiber goes behind what is runnable here; the fresh one runs the loop. */
 	count(&w->c.fiber_yields);
-	switch_to(w, target, AFTER_READY, w->cur, false);
+	switch_to(w, target, AFTER_READY, w->cur, SW_PLAIN);
 	return 0;
 }
 

@@ -53,7 +53,7 @@ struct sfiber {
 } __attribute__((aligned(16)));
 
 /* What the fiber that gains control does first for the one that switched away (fibers.c). */
-enum { AFTER_NONE = 0, AFTER_RECYCLE, AFTER_PARK, AFTER_READY };
+enum { AFTER_NONE = 0, AFTER_RECYCLE, AFTER_PARK, AFTER_READY, AFTER_PARK_HELD };
 
 /* A deadline of a parked fiber, in its worker's timer heap (timer.c). Lives on the parked
  * fiber's stack. */
@@ -223,6 +223,7 @@ void weft_fibers_pool_free(struct worker *w);
 struct sfiber *weft_fibers_get(struct worker *w);
 int weft_fibers_yield(void);
 int weft_fibers_suspend(struct worker *w, int kind, void *arg);
+int weft_fibers_suspend_held(struct worker *w, weft_waiter *wt); /* parker.c's held park */
 struct sfiber *weft_parker_timeout(weft_waiter *wt); /* parker.c, for timer.c */
 extern const weft_waiter_ops weft_fiber_waiter_ops;
 

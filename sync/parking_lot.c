@@ -18,8 +18,11 @@
  *   - An owner whose park timed out but finds w dequeued waits for that coming unpark
  *     before returning, so a waker never touches a dead record.
  *
- * Lock order: context lock, then bucket lock. Bucket locks are never held across a park
- * or an unpark call, and never nest.
+ * Lock order: context lock, then bucket lock. Bucket locks never nest, are never held
+ * across an unpark call, and are held across a park call only for a parker's park_held
+ * (include/weft/waiter.h), which releases the lock before it blocks: a fiber parker holds
+ * it across its switch away, so that a waker (who dequeues under the lock) finds the
+ * fiber already suspended and needs no hand-shake with it (runtime/parker.c).
  */
 #include <errno.h>
 
@@ -42,8 +45,8 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
 
 /*
  * The bucket lock: a test-and-test-and-set word. A bucket is held for a few pointer writes
- * and never across a park or an unpark call, so a waiter spins with backoff and then
- * yields (spin_wait.h, as weft's spinlocks do: no wait depends on another core running,
+ * (and, in a fiber's park_held, its switch away) and never across a blocking wait or an
+ * unpark call, so a waiter spins with backoff and then yields (spin_wait.h, as weft's spinlocks do: no wait depends on another core running,
  * since a holder preempted on this very CPU gets it back). With no sleepers to wake, the
  * unlock is a plain release store, not a read-modify-write: the uncontended lock and
  * unlock cost one locked instruction instead of two, and every park and unpark takes one
@@ -187,9 +190,18 @@ static inline int lot_park(const void *key, const lot_check *c, uint64_t deadlin
 		return 0;
 	}
 	lot_enqueue(b, &w);
+	int r;
+	if (ctx == NULL && w.ops->park_held != NULL) {
+		/* The parker releases the bucket lock itself (weft_waiter_ops.park_held), once it
+		 * is ready to be woken: a waker dequeues w under this lock, so it cannot unpark w
+		 * before then. Lock-order rule above: the lock is not held across a blocking
+		 * wait, only across the parker's hand-over (for a fiber: its switch away). */
+		w.lot_lock = &b->lock;
+		r = w.ops->park_held(&w, deadline_ns);
+		return r == 0 ? w.reason : lot_leave(b, &w, ETIMEDOUT);
+	}
 	bucket_unlock(b);
 
-	int r;
 	if (ctx != NULL && (r = weft_ctx_waiter_add(ctx, &w)) != 0) {
 		/* Cancelled between the check above and the registration. */
 		return lot_leave(b, &w, r);
