@@ -169,9 +169,8 @@ void weft_fibers_publish_handoff(struct worker *w)
 	}
 }
 
-void weft_fibers_after_switch(void)
+static void after_switch_on(struct worker *w)
 {
-	struct worker *w = weft_worker_self();
 	int kind = w->after_kind;
 	void *arg = w->after_arg;
 	w->after_kind = AFTER_NONE;
@@ -183,8 +182,9 @@ void weft_fibers_after_switch(void)
 		weft_worker_yielded(w, arg);
 		break;
 	case AFTER_PARK_HELD:
-		/* The parked fiber (parker.c, fiber_park_held) switched away holding the parking
-		 * lot's bucket lock: its stack is no longer running, so a waker may have it now. */
+		/* The parked fiber (weft_fibers_park_held) switched away holding the parking lot's
+		 * bucket lock: its stack is no longer running, so a waker may have it now (H1,
+		 * parker.c). */
 		weft_waiter_release_lot(arg);
 		break;
 	case AFTER_PARK: {
@@ -192,15 +192,20 @@ void weft_fibers_after_switch(void)
 		struct sfiber *sf = wt->data; /* read first: wt may die once we publish S */
 		/* Acq_rel: pairs with the fetch_or of the waker (parker.c): exactly one of us
 		 * sees the other's bit and schedules the fiber. */
-		uint32_t old = atomic_fetch_or_explicit(&wt->word, 2u /* PW_SUSPENDED */,
+		uint32_t old = atomic_fetch_or_explicit(&wt->word, PW_SUSPENDED,
 							memory_order_acq_rel);
-		if (old & (1u | 4u) /* PW_UNPARKED | PW_TIMEDOUT */)
+		if (old & (PW_UNPARKED | PW_TIMEDOUT))
 			weft_fibers_schedule(sf);
 		break;
 	}
 	default:
 		break;
 	}
+}
+
+void weft_fibers_after_switch(void)
+{
+	after_switch_on(weft_worker_self());
 }
 
 /* How switch_to switches: SW_SYM to a task fiber suspended by a park, as the running one
@@ -223,7 +228,14 @@ static inline void switch_to(struct worker *w, struct sfiber *target, int kind, 
 		weft_fiber_switch_sym(cur->f, target->f);
 	else
 		weft_fiber_switch(cur->f, target->f);
-	weft_fibers_after_switch(); /* on whichever worker resumed us */
+	/* On whichever worker resumed us. The held park's release inline: the ping-pong path. */
+	w = weft_worker_self();
+	if (w->after_kind == AFTER_PARK_HELD) {
+		w->after_kind = AFTER_NONE;
+		weft_waiter_release_lot(w->after_arg); /* H1 (parker.c) */
+	} else {
+		after_switch_on(w);
+	}
 }
 
 /* From the loop (nothing of a task on this stack): run target, recycle this fiber. */
@@ -267,22 +279,30 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 }
 
 /*
- * weft_fibers_suspend for parker.c's held park: the running task's fiber parks on wt with
- * the parking lot's bucket lock held, and the fiber that takes over releases it
- * (AFTER_PARK_HELD). The lock is held across the switch only, so the target must be ready
- * without allocating, locking or waking anyone: the hand-off (within its budget), the LIFO
- * slot, or a pooled fiber. EAGAIN: none of them; nothing done, the lock still held.
+ * The parker's park_held (weft_fiber_waiter_ops; the protocol and its invariants H1-H3 are
+ * in parker.c): called by the parking lot with the bucket lock held and wt queued. A park
+ * without a deadline, by a task on a fiber, switches with the lock held, and the fiber that
+ * takes over releases it (AFTER_PARK_HELD). The lock is held across the switch only, so the
+ * target must be ready without allocating, locking or waking anyone: the hand-off (within
+ * its budget), the LIFO slot, or a pooled fiber. Anything else releases the lock and parks
+ * the classic way (weft_parker_park).
  */
-int weft_fibers_suspend_held(struct worker *w, weft_waiter *wt)
+int weft_fibers_park_held(weft_waiter *wt, uint64_t deadline)
 {
+	struct worker *w;
+	if (deadline != WEFT_NO_DEADLINE || (w = weft_worker_self()) == NULL || w->cur == NULL)
+		goto classic;
+	/* The fiber may resume on another worker: a hazard pointer published by this thread
+	 * would stay behind, protecting nothing the fiber reads (include/weft/hazard.h). */
+	WEFT_HAZARD_ASSERT_NONE_HELD();
 	struct sfiber *target = w->handoff;
 	int how = SW_SYM;
-	if (target != NULL && w->handoff_streak + 1 < HANDOFF_BUDGET) {
+	if (target != NULL) {
+		if (w->handoff_streak + 1 >= HANDOFF_BUDGET)
+			goto classic; /* the budget's round of the loop: weft_fibers_suspend does it */
 		w->handoff = NULL;
 		w->handoff_streak++;
 		count(&w->c.fiber_resumes);
-	} else if (target != NULL) {
-		return EAGAIN; /* the budget's round of the loop: weft_fibers_suspend does it */
 	} else if (!w->shared && atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
 		   /* Acq_rel: pairs with the exchange in schedule_lifo. */
 		   (target = item_ptr(atomic_exchange_explicit(&w->lifo, NULL,
@@ -292,11 +312,18 @@ int weft_fibers_suspend_held(struct worker *w, weft_waiter *wt)
 		target = weft_fibers_get(w); /* from the pool: no allocation */
 		how = SW_PLAIN;
 	} else {
-		return EAGAIN;
+		goto classic;
 	}
+	wt->data = w->cur;
+	/* Relaxed: H1: we hold the bucket lock, whose release (after the switch) publishes it. */
+	atomic_store_explicit(&wt->word, PW_HELD, memory_order_relaxed);
 	count(&w->c.fiber_parks);
 	switch_to(w, target, AFTER_PARK_HELD, wt, how);
-	return 0;
+	return 0; /* H2: resumed, so woken */
+classic:
+	/* H3: the word is still 0. */
+	weft_waiter_release_lot(wt);
+	return weft_parker_park(wt, deadline);
 }
 
 int weft_fibers_yield(void)

@@ -26,11 +26,11 @@
  * wake that raced the timeout): the new period starts by clearing the word with a CAS that
  * fails if UNPARKED came in meanwhile.
  *
- * The held park (fiber_park_held, the parking lot's park_held for parks without a ctx)
- * needs none of this hand-shake. The lot calls it with the bucket lock held and the waiter
- * queued; a park with no deadline whose switch needs no allocation, lock or wake-up sets
- * the word to PW_HELD (alone) and switches away with the lock still held, and the fiber
- * that takes over releases it first thing (fibers.c, AFTER_PARK_HELD). Invariants:
+ * The held park (fibers.c, weft_fibers_park_held: the parking lot's park_held, for parks
+ * without a ctx) needs none of this hand-shake. The lot calls it with the bucket lock held
+ * and the waiter queued; a park with no deadline whose switch needs no allocation, lock or
+ * wake-up sets the word to PW_HELD (alone) and switches away with the lock still held, and
+ * the fiber that takes over releases it first thing (AFTER_PARK_HELD). Invariants:
  *   H1 a waker dequeues the waiter under that bucket lock, so it calls unpark only after
  *      the release, that is after the parked fiber's stack stopped running: the fiber is
  *      suspended and wt->data is set (both written before the release, which the waker's
@@ -52,14 +52,7 @@
 #include "../sync/futex.h"
 #include "sched.h"
 
-enum {
-	PW_UNPARKED = 1u,
-	PW_SUSPENDED = 2u,
-	PW_TIMEDOUT = 4u,
-	PW_THREAD = 8u,
-	PW_TIMER = 16u,
-	PW_HELD = 32u,
-};
+/* PW_* bits: sched.h. */
 
 static inline void count(_Atomic uint64_t *c)
 {
@@ -99,7 +92,7 @@ static int park_thread(weft_waiter *wt, uint64_t deadline)
 	}
 }
 
-static int fiber_park(weft_waiter *wt, uint64_t deadline)
+int weft_parker_park(weft_waiter *wt, uint64_t deadline)
 {
 	/* The fiber may resume on another worker: a hazard pointer published by this thread
 	 * would stay behind, protecting nothing the fiber reads (include/weft/hazard.h). */
@@ -160,31 +153,11 @@ static int fiber_park(weft_waiter *wt, uint64_t deadline)
 	return (v & PW_UNPARKED) ? 0 : ETIMEDOUT;
 }
 
-/* park_held (see the top): park without the SUSPENDED hand-shake when we can. */
-static int fiber_park_held(weft_waiter *wt, uint64_t deadline)
-{
-	if (deadline == WEFT_NO_DEADLINE) {
-		WEFT_HAZARD_ASSERT_NONE_HELD(); /* as in fiber_park */
-		struct worker *w = weft_worker_self();
-		if (w != NULL && w->cur != NULL) {
-			wt->data = w->cur;
-			/* Relaxed: H1: we hold the bucket lock, whose release publishes it. */
-			atomic_store_explicit(&wt->word, PW_HELD, memory_order_relaxed);
-			if (weft_fibers_suspend_held(w, wt) == 0)
-				return 0; /* H2: resumed, so woken */
-			/* Relaxed: still under the lock; H3: back to 0 before the release. */
-			atomic_store_explicit(&wt->word, 0, memory_order_relaxed);
-		}
-	}
-	weft_waiter_release_lot(wt);
-	return fiber_park(wt, deadline);
-}
-
 static void fiber_unpark(weft_waiter *wt)
 {
 	/* Acquire: pairs with the release of the bucket lock by the fiber that took over from
 	 * the parked one (weft_waiter_release_lot; the waker's dequeue under that lock orders
-	 * it already). PW_HELD: H1/H2 at the top: suspended, ours alone; wt->data stays put. */
+	 * it already). PW_HELD: H1/H2 above: suspended, ours alone; wt->data stays put. */
 	uint32_t v = atomic_load_explicit(&wt->word, memory_order_acquire);
 	if (v == PW_HELD) {
 		weft_fibers_schedule(wt->data);
@@ -196,7 +169,7 @@ static void fiber_unpark(weft_waiter *wt)
 	if (v == PW_SUSPENDED) {
 		struct sfiber *sf = wt->data; /* read before the store: wt may go after it */
 		/* Release: publishes the waker's writes to the fiber, which loads the word with
-		 * acquire when it resumes (fiber_park). It cannot resume before the schedule. */
+		 * acquire when it resumes (weft_parker_park). It cannot resume before the schedule. */
 		atomic_store_explicit(&wt->word, PW_SUSPENDED | PW_UNPARKED, memory_order_release);
 		weft_fibers_schedule(sf);
 		return;
@@ -243,8 +216,8 @@ static uint32_t fiber_exec_id(void)
 }
 
 const weft_waiter_ops weft_fiber_waiter_ops = {
-	.park = fiber_park,
+	.park = weft_parker_park,
 	.unpark = fiber_unpark,
 	.exec_id = fiber_exec_id,
-	.park_held = fiber_park_held,
+	.park_held = weft_fibers_park_held,
 };

@@ -55,6 +55,16 @@ struct sfiber {
 /* What the fiber that gains control does first for the one that switched away (fibers.c). */
 enum { AFTER_NONE = 0, AFTER_RECYCLE, AFTER_PARK, AFTER_READY, AFTER_PARK_HELD };
 
+/* The bits of a parked fiber's waiter word (parker.c explains them). */
+enum {
+	PW_UNPARKED = 1u,
+	PW_SUSPENDED = 2u,
+	PW_TIMEDOUT = 4u,
+	PW_THREAD = 8u,
+	PW_TIMER = 16u,
+	PW_HELD = 32u,
+};
+
 /* A deadline of a parked fiber, in its worker's timer heap (timer.c). Lives on the parked
  * fiber's stack. */
 struct timer {
@@ -223,8 +233,9 @@ void weft_fibers_pool_free(struct worker *w);
 struct sfiber *weft_fibers_get(struct worker *w);
 int weft_fibers_yield(void);
 int weft_fibers_suspend(struct worker *w, int kind, void *arg);
-int weft_fibers_suspend_held(struct worker *w, weft_waiter *wt); /* parker.c's held park */
+int weft_fibers_park_held(weft_waiter *wt, uint64_t deadline); /* the parker's park_held */
 struct sfiber *weft_parker_timeout(weft_waiter *wt); /* parker.c, for timer.c */
+int weft_parker_park(weft_waiter *wt, uint64_t deadline); /* the parker's park */
 extern const weft_waiter_ops weft_fiber_waiter_ops;
 
 /* timer.c */

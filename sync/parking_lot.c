@@ -182,7 +182,16 @@ static inline int lot_park(const void *key, const lot_check *c, uint64_t deadlin
 	if (deadline_ns != WEFT_NO_DEADLINE && weft_now_ns() >= deadline_ns)
 		return ETIMEDOUT;
 
-	weft_waiter w = { .ops = thread_ops ? thread_ops : &weft_waiter_ops_futex, .addr = key };
+	/* Only the fields read before someone writes them: the record is on every park's
+	 * path, and zeroing all of it costs a rep stos. The queue links and `queued` are set
+	 * by lot_enqueue, `reason` by whoever dequeues, `lot_lock` below, the context links by
+	 * weft_ctx_waiter_add. */
+	weft_waiter w;
+	atomic_init(&w.word, 0);
+	w.data = NULL;
+	w.ops = thread_ops ? thread_ops : &weft_waiter_ops_futex;
+	w.addr = key;
+	w.ctx = NULL;
 	struct lot_bucket *b = lot_bucket_of(key);
 	bucket_lock(b);
 	if (!lot_check_holds(c)) {
@@ -242,6 +251,22 @@ int weft_unpark(const void *addr, int n)
 	if (addr == NULL || n <= 0)
 		return 0;
 	struct lot_bucket *b = lot_bucket_of(addr);
+	if (n == 1) {
+		/* One waiter (a mutex, a semaphore post, a hand-over): no list to gather. */
+		bucket_lock(b);
+		weft_waiter *w = b->head;
+		while (w != NULL && w->addr != addr)
+			w = w->next;
+		if (w != NULL) {
+			lot_remove(b, w);
+			w->reason = 0;
+		}
+		bucket_unlock(b);
+		if (w == NULL)
+			return 0;
+		w->ops->unpark(w);
+		return 1;
+	}
 	weft_waiter *woken = NULL, **tail = &woken;
 	int count = 0;
 	bucket_lock(b);
