@@ -131,8 +131,9 @@ static void schedule_lifo(struct worker *w, struct sfiber *sf)
 }
 
 /*
- * Make a suspended fiber runnable. When the waker is a task on one of sf's runtime's
- * workers (work-stealing scheduler), sf becomes that worker's hand-off: a private slot,
+ * Make a suspended fiber runnable (weft_fibers_schedule in sched.h does the first case
+ * inline). When the waker is a task on one of sf's runtime's workers (work-stealing
+ * scheduler), sf becomes that worker's hand-off: a private slot,
  * written and read by the worker's thread only, with no atomic instruction and no wake-up
  * of another worker. The hand-off runs next: when the waking task blocks, its fiber
  * switches straight to it (weft_fibers_suspend), and when the task ends, the loop takes it
@@ -144,9 +145,8 @@ static void schedule_lifo(struct worker *w, struct sfiber *sf)
  * publishes it first). A second wake while the slot is full goes the public way: the LIFO
  * slot (stealable, an idle worker told), or the injection queue from outside the runtime.
  */
-void weft_fibers_schedule(struct sfiber *sf)
+void weft_fibers_schedule_slow(struct worker *w, struct sfiber *sf)
 {
-	struct worker *w = weft_worker_self();
 	if (w != NULL && w->rt == sf->rt && !w->shared) {
 		if (w->handoff == NULL) {
 			w->handoff = sf;

@@ -225,7 +225,19 @@ int weft_fibers_thread_start(struct worker *w); /* on the worker thread; runs th
 void weft_fibers_after_switch(void);
 uint32_t weft_sfiber_id_next(void); /* parker.c: a new fiber's weft_exec_id() */
 void weft_fibers_resume(struct worker *w, struct sfiber *target); /* from the loop only */
-void weft_fibers_schedule(struct sfiber *sf);
+void weft_fibers_schedule_slow(struct worker *w, struct sfiber *sf);
+
+/* Make a suspended fiber runnable (fibers.c explains the hand-off slot). The common case
+ * inline: a task on a worker of sf's runtime with an empty hand-off slot. */
+static inline void weft_fibers_schedule(struct sfiber *sf)
+{
+	struct worker *w = weft_worker_self();
+	if (w != NULL && w->handoff == NULL && w->rt == sf->rt && !w->shared) {
+		w->handoff = sf;
+		return;
+	}
+	weft_fibers_schedule_slow(w, sf);
+}
 void weft_fibers_publish_handoff(struct worker *w); /* before a worker's thread sleeps */
 void weft_fibers_cache_free(weft_rt *rt);
 int weft_fibers_prepare(struct worker *w);

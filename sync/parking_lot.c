@@ -199,18 +199,9 @@ static inline int lot_park(const void *key, const lot_check *c, uint64_t deadlin
 		return 0;
 	}
 	lot_enqueue(b, &w);
-	int r;
-	if (ctx == NULL && w.ops->park_held != NULL) {
-		/* The parker releases the bucket lock itself (weft_waiter_ops.park_held), once it
-		 * is ready to be woken: a waker dequeues w under this lock, so it cannot unpark w
-		 * before then. Lock-order rule above: the lock is not held across a blocking
-		 * wait, only across the parker's hand-over (for a fiber: its switch away). */
-		w.lot_lock = &b->lock;
-		r = w.ops->park_held(&w, deadline_ns);
-		return r == 0 ? w.reason : lot_leave(b, &w, ETIMEDOUT);
-	}
 	bucket_unlock(b);
 
+	int r;
 	if (ctx != NULL && (r = weft_ctx_waiter_add(ctx, &w)) != 0) {
 		/* Cancelled between the check above and the registration. */
 		return lot_leave(b, &w, r);
@@ -229,12 +220,60 @@ static inline int lot_park(const void *key, const lot_check *c, uint64_t deadlin
 	return r;
 }
 
+/*
+ * The common park, with no ctx and no deadline, by a parker that has park_held (the
+ * runtime's): lot_park, except that the parker releases the bucket lock itself, once it
+ * is ready to be woken (weft_waiter_ops.park_held) — a waker dequeues w under this lock,
+ * so it cannot unpark w before then. Lock-order rule above: the lock is not held across a
+ * blocking wait, only across the parker's hand-over (for a fiber: its switch away).
+ * Inline in weft_park and weft_park64_; everything else goes to the out-of-line lot_park.
+ */
+static inline int lot_park_held(const void *key, const lot_check *c, const weft_waiter_ops *ops)
+{
+	weft_waiter w; /* the fields read before written, as in lot_park */
+	atomic_init(&w.word, 0);
+	w.data = NULL;
+	w.ops = ops;
+	w.addr = key;
+	w.ctx = NULL;
+	struct lot_bucket *b = lot_bucket_of(key);
+	bucket_lock(b);
+	if (!lot_check_holds(c)) {
+		bucket_unlock(b);
+		return 0;
+	}
+	lot_enqueue(b, &w);
+	w.lot_lock = &b->lock;
+	if (ops->park_held(&w, WEFT_NO_DEADLINE) == 0)
+		return w.reason;
+	return lot_leave(lot_bucket_of(key), &w, ETIMEDOUT); /* (no deadline: not expected) */
+}
+
+/* The parker of this thread, if this park goes to lot_park_held. */
+static inline const weft_waiter_ops *lot_held_parker(uint64_t deadline_ns, weft_ctx *ctx)
+{
+	const weft_waiter_ops *ops = thread_ops;
+	if (ctx != NULL || deadline_ns != WEFT_NO_DEADLINE || ops == NULL || ops->park_held == NULL)
+		return NULL;
+	return ops;
+}
+
+static __attribute__((noinline)) int lot_park32(_Atomic uint32_t *addr, uint32_t expected,
+						uint64_t deadline_ns, weft_ctx *ctx)
+{
+	lot_check c = { .w32 = addr, .expected = expected };
+	return lot_park(addr, &c, deadline_ns, ctx);
+}
+
 int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, weft_ctx *ctx)
 {
 	if (addr == NULL)
 		return EINVAL;
+	const weft_waiter_ops *held = lot_held_parker(deadline_ns, ctx);
+	if (held == NULL)
+		return lot_park32(addr, expected, deadline_ns, ctx);
 	lot_check c = { .w32 = addr, .expected = expected };
-	return lot_park(addr, &c, deadline_ns, ctx);
+	return lot_park_held(addr, &c, held);
 }
 
 int weft_park64_(const void *key, _Atomic uint64_t *word, uint64_t mask, uint64_t expected,
@@ -243,30 +282,35 @@ int weft_park64_(const void *key, _Atomic uint64_t *word, uint64_t mask, uint64_
 	if (key == NULL || word == NULL)
 		return EINVAL;
 	lot_check c = { .w64 = word, .mask = mask, .expected = expected };
+	const weft_waiter_ops *held = lot_held_parker(deadline_ns, ctx);
+	if (held != NULL)
+		return lot_park_held(key, &c, held);
 	return lot_park(key, &c, deadline_ns, ctx);
 }
 
-int weft_unpark(const void *addr, int n)
+/* weft_unpark(addr, 1): one waiter (a mutex, a semaphore post, a hand-over), no list to
+ * gather. */
+static inline int lot_unpark_one(const void *addr)
 {
-	if (addr == NULL || n <= 0)
-		return 0;
 	struct lot_bucket *b = lot_bucket_of(addr);
-	if (n == 1) {
-		/* One waiter (a mutex, a semaphore post, a hand-over): no list to gather. */
-		bucket_lock(b);
-		weft_waiter *w = b->head;
-		while (w != NULL && w->addr != addr)
-			w = w->next;
-		if (w != NULL) {
-			lot_remove(b, w);
-			w->reason = 0;
-		}
-		bucket_unlock(b);
-		if (w == NULL)
-			return 0;
-		w->ops->unpark(w);
-		return 1;
+	bucket_lock(b);
+	weft_waiter *w = b->head;
+	while (w != NULL && w->addr != addr)
+		w = w->next;
+	if (w != NULL) {
+		lot_remove(b, w);
+		w->reason = 0;
 	}
+	bucket_unlock(b);
+	if (w == NULL)
+		return 0;
+	w->ops->unpark(w);
+	return 1;
+}
+
+static __attribute__((noinline)) int lot_unpark_many(const void *addr, int n)
+{
+	struct lot_bucket *b = lot_bucket_of(addr);
 	weft_waiter *woken = NULL, **tail = &woken;
 	int count = 0;
 	bucket_lock(b);
@@ -287,6 +331,13 @@ int weft_unpark(const void *addr, int n)
 		w->ops->unpark(w);
 	}
 	return count;
+}
+
+int weft_unpark(const void *addr, int n)
+{
+	if (addr == NULL || n <= 0)
+		return 0;
+	return n == 1 ? lot_unpark_one(addr) : lot_unpark_many(addr, n);
 }
 
 void weft_lot_cancel(weft_waiter *w)

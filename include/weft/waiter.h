@@ -49,8 +49,8 @@ typedef struct weft_waiter_ops {
 	 *   lock (weft_park, weft_unpark) before that. In exchange, when an unpark(w) comes,
 	 *   whatever the parker did before the release is done: a fiber parker releases the
 	 *   lock once the parked fiber's stack has stopped running, so its unpark can resume
-	 *   it without a hand-shake on w->word (runtime/parker.c). Used for parks without a
-	 *   ctx; NULL: the lot unlocks and calls park. */
+	 *   it without a hand-shake on w->word (runtime/parker.c). The lot uses it for parks
+	 *   with neither a ctx nor a deadline; NULL: the lot unlocks and calls park. */
 	int (*park_held)(weft_waiter *w, uint64_t deadline_ns);
 } weft_waiter_ops;
 
