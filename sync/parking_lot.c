@@ -4,6 +4,8 @@
  *
  * Protocol (why no wake-up is lost):
  *   parker: lock bucket; if *addr != expected: unlock, return; enqueue w; unlock; park(w).
+ *           (A park with neither ctx nor deadline, by a parker with park_held: lock; check;
+ *           enqueue w; park_held(w), which unlocks once the parker can be woken.)
  *   waker:  (changes *addr); lock bucket; dequeue up to n; unlock; unpark each.
  * The waker's change to *addr precedes its lock of the bucket; the parker compares under
  * that lock. Either the parker locked first, and is in the queue the waker scans, or the
