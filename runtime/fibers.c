@@ -111,8 +111,8 @@ static void pool_put(struct worker *w, struct sfiber *sf)
 }
 
 /* The public way to make sf runnable: the LIFO slot of w (the displaced fiber goes to the
- * injection queue), an idle worker told. */
-static void schedule_lifo(struct worker *w, struct sfiber *sf)
+ * injection queue), an idle worker told (unless !tell: see weft_fibers_suspend). */
+static void schedule_lifo_tell(struct worker *w, struct sfiber *sf, bool tell)
 {
 	weft_rt *rt = sf->rt;
 	/* Seq_cst: the release part publishes the fiber (and what its waker wrote) to whoever
@@ -127,7 +127,29 @@ static void schedule_lifo(struct worker *w, struct sfiber *sf)
 		return;
 	}
 	/* The fiber is public now: an idle worker must not miss it. */
-	weft_park_notify_sc(rt);
+	if (tell)
+		weft_park_notify_sc(rt);
+}
+
+static void schedule_lifo(struct worker *w, struct sfiber *sf)
+{
+	schedule_lifo_tell(w, sf, true);
+}
+
+/*
+ * Will the loop round that w is about to run (the hand-off budget's, weft_fibers_suspend)
+ * take w's LIFO slot first? Yes when nothing is queued where the round looks before the
+ * slot or where a woken idle worker would look instead: w's deque, its yield list, the
+ * injection queue; and no timer is pending (one firing in the round would be handed off
+ * ahead of the slot). Work that another thread publishes meanwhile comes with its own
+ * notify (park.c), so a stale "nothing" here costs no wake-up.
+ */
+static bool loop_takes_lifo_next(struct worker *w)
+{
+	/* Relaxed: timer_next is the heap's hint (timer.c). */
+	return w->yield_head == NULL && weft_deque_size_hint(w->deque) == 0 &&
+	       atomic_load_explicit(&w->timer_next, memory_order_relaxed) == WEFT_NO_DEADLINE &&
+	       !weft_inject_maybe_nonempty(&w->rt->inject);
 }
 
 /*
@@ -261,8 +283,13 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 		}
 		/* Fairness: tasks handing off to each other forever would keep the loop (the
 		 * injection queue, the deque, timers) from running on this worker. Now and then
-		 * the hand-off goes public and a loop fiber runs one round first. */
-		schedule_lifo(w, target);
+		 * the hand-off goes public and a loop fiber runs one round first. An idle worker
+		 * is told only if the round may run something else first: otherwise the round
+		 * takes the slot straight back, and a woken worker would only race it for the
+		 * fiber (a futex wake, and a migration when it wins) — a two-task ping-pong on
+		 * two workers paid that every HANDOFF_BUDGET switches. No item is left without a
+		 * runner: this worker's loop runs next and takes the slot (or a thief did). */
+		schedule_lifo_tell(w, target, !loop_takes_lifo_next(w));
 		loop_due = true;
 	}
 	void *item = NULL;
