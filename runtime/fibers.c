@@ -31,7 +31,8 @@
 #define POOL_MAX 64
 #define CACHE_MAX 16384
 
-/* Hand-offs in a row (weft_fibers_suspend) before the worker loop gets a round. */
+/* Hand-offs in a row (weft_fibers_suspend) before the worker loop gets a round (skipped
+ * when it would find nothing else to do: handoff_go). */
 #define HANDOFF_BUDGET 64
 
 static inline void count(_Atomic uint64_t *c)
@@ -150,6 +151,23 @@ static bool loop_takes_lifo_next(struct worker *w)
 	return w->yield_head == NULL && weft_deque_size_hint(w->deque) == 0 &&
 	       atomic_load_explicit(&w->timer_next, memory_order_relaxed) == WEFT_NO_DEADLINE &&
 	       !weft_inject_maybe_nonempty(&w->rt->inject);
+}
+
+/*
+ * May the running task's park switch straight to the hand-off (and count it)? Within
+ * HANDOFF_BUDGET hand-offs in a row, yes. Past it, the budget asks for a round of the loop
+ * first (weft_fibers_suspend) — unless that round would only take the hand-off straight
+ * back (loop_takes_lifo_next): then the round is skipped, as if it had run, and the
+ * streak starts over.
+ */
+static inline bool handoff_go(struct worker *w)
+{
+	if (++w->handoff_streak < HANDOFF_BUDGET)
+		return true;
+	if (!loop_takes_lifo_next(w))
+		return false;
+	w->handoff_streak = 0;
+	return true;
 }
 
 /*
@@ -276,7 +294,7 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 	bool loop_due = false;
 	if (target != NULL) {
 		w->handoff = NULL;
-		if (++w->handoff_streak < HANDOFF_BUDGET) {
+		if (handoff_go(w)) {
 			count(&w->c.fiber_resumes);
 			switch_to(w, target, kind, arg, SW_SYM);
 			return 0;
@@ -286,9 +304,10 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 		 * the hand-off goes public and a loop fiber runs one round first. An idle worker
 		 * is told only if the round may run something else first: otherwise the round
 		 * takes the slot straight back, and a woken worker would only race it for the
-		 * fiber (a futex wake, and a migration when it wins) — a two-task ping-pong on
-		 * two workers paid that every HANDOFF_BUDGET switches. No item is left without a
-		 * runner: this worker's loop runs next and takes the slot (or a thief did). */
+		 * fiber (a futex wake, and a migration when it wins). (handoff_go skips such a
+		 * round altogether; it can still come here when work shows up in between.) No
+		 * item is left without a runner: this worker's loop runs next and takes the slot
+		 * (or a thief did). */
 		schedule_lifo_tell(w, target, !loop_takes_lifo_next(w));
 		loop_due = true;
 	}
@@ -325,10 +344,9 @@ int weft_fibers_park_held(weft_waiter *wt, uint64_t deadline)
 	struct sfiber *target = w->handoff;
 	int how = SW_SYM;
 	if (target != NULL) {
-		if (w->handoff_streak + 1 >= HANDOFF_BUDGET)
+		if (!handoff_go(w))
 			goto classic; /* the budget's round of the loop: weft_fibers_suspend does it */
 		w->handoff = NULL;
-		w->handoff_streak++;
 		count(&w->c.fiber_resumes);
 	} else if (!w->shared && atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
 		   /* Acq_rel: pairs with the exchange in schedule_lifo. */
