@@ -126,6 +126,7 @@ static void fiber_entry_uc(unsigned lo, unsigned hi)
 }
 #else
 void *weft_fiber_switch_asm(void **save_sp, void *to_sp, void *arg);
+void *weft_fiber_switch_asm_ret(void **save_sp, void *to_sp, void *arg);
 #endif
 
 /* Lay out f's stack so that the next switch to it enters fiber_entry. */
@@ -271,7 +272,7 @@ void weft_fiber_thread_fini(weft_fiber *self)
 /* ---- the switch ---- */
 
 /* Only before the switch does this frame touch TLS; after it, it may be on another thread. */
-static inline void fiber_switch(weft_fiber *from, weft_fiber *to, bool final)
+static inline void fiber_switch(weft_fiber *from, weft_fiber *to, bool final, bool sym)
 {
 #if defined(WEFT_DEBUG_CHECKS)
 	if (from != tls_current || to == from) {
@@ -288,20 +289,29 @@ static inline void fiber_switch(weft_fiber *from, weft_fiber *to, bool final)
 #if defined(WEFT_FIBER_UCONTEXT)
 	swapcontext(&from->uc, &to->uc);
 #else
-	weft_fiber_switch_asm(&from->sp, to->sp, from);
+	if (sym)
+		weft_fiber_switch_asm_ret(&from->sp, to->sp, from);
+	else
+		weft_fiber_switch_asm(&from->sp, to->sp, from);
 #endif
+	(void)sym;
 	/* Resumed, maybe on another thread: from is the running fiber again. */
 	fiber_landed(from);
 }
 
 void weft_fiber_switch(weft_fiber *from, weft_fiber *to)
 {
-	fiber_switch(from, to, false);
+	fiber_switch(from, to, false, false);
+}
+
+void weft_fiber_switch_sym(weft_fiber *from, weft_fiber *to)
+{
+	fiber_switch(from, to, false, true);
 }
 
 void weft_fiber_switch_final(weft_fiber *from, weft_fiber *to)
 {
-	fiber_switch(from, to, true);
+	fiber_switch(from, to, true, false);
 }
 
 /* ---- the overflow handler ---- */

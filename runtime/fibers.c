@@ -31,7 +31,8 @@
 #define POOL_MAX 64
 #define CACHE_MAX 16384
 
-/* Hand-offs in a row (weft_fibers_suspend) before the worker loop gets a round. */
+/* Hand-offs in a row (weft_fibers_suspend) before the worker loop gets a round (skipped
+ * when it would find nothing else to do: handoff_go). */
 #define HANDOFF_BUDGET 64
 
 static inline void count(_Atomic uint64_t *c)
@@ -111,8 +112,8 @@ static void pool_put(struct worker *w, struct sfiber *sf)
 }
 
 /* The public way to make sf runnable: the LIFO slot of w (the displaced fiber goes to the
- * injection queue), an idle worker told. */
-static void schedule_lifo(struct worker *w, struct sfiber *sf)
+ * injection queue), an idle worker told (unless !tell: see weft_fibers_suspend). */
+static void schedule_lifo_tell(struct worker *w, struct sfiber *sf, bool tell)
 {
 	weft_rt *rt = sf->rt;
 	/* Seq_cst: the release part publishes the fiber (and what its waker wrote) to whoever
@@ -127,12 +128,52 @@ static void schedule_lifo(struct worker *w, struct sfiber *sf)
 		return;
 	}
 	/* The fiber is public now: an idle worker must not miss it. */
-	weft_park_notify_sc(rt);
+	if (tell)
+		weft_park_notify_sc(rt);
+}
+
+static void schedule_lifo(struct worker *w, struct sfiber *sf)
+{
+	schedule_lifo_tell(w, sf, true);
 }
 
 /*
- * Make a suspended fiber runnable. When the waker is a task on one of sf's runtime's
- * workers (work-stealing scheduler), sf becomes that worker's hand-off: a private slot,
+ * Will the loop round that w is about to run (the hand-off budget's, weft_fibers_suspend)
+ * take w's LIFO slot first? Yes when nothing is queued where the round looks before the
+ * slot or where a woken idle worker would look instead: w's deque, its yield list, the
+ * injection queue; and no timer is pending (one firing in the round would be handed off
+ * ahead of the slot). Work that another thread publishes meanwhile comes with its own
+ * notify (park.c), so a stale "nothing" here costs no wake-up.
+ */
+static bool loop_takes_lifo_next(struct worker *w)
+{
+	/* Relaxed: timer_next is the heap's hint (timer.c). */
+	return w->yield_head == NULL && weft_deque_size_hint(w->deque) == 0 &&
+	       atomic_load_explicit(&w->timer_next, memory_order_relaxed) == WEFT_NO_DEADLINE &&
+	       !weft_inject_maybe_nonempty(&w->rt->inject);
+}
+
+/*
+ * May the running task's park switch straight to the hand-off (and count it)? Within
+ * HANDOFF_BUDGET hand-offs in a row, yes. Past it, the budget asks for a round of the loop
+ * first (weft_fibers_suspend) — unless that round would only take the hand-off straight
+ * back (loop_takes_lifo_next): then the round is skipped, as if it had run, and the
+ * streak starts over.
+ */
+static inline bool handoff_go(struct worker *w)
+{
+	if (++w->handoff_streak < HANDOFF_BUDGET)
+		return true;
+	if (!loop_takes_lifo_next(w))
+		return false;
+	w->handoff_streak = 0;
+	return true;
+}
+
+/*
+ * Make a suspended fiber runnable (weft_fibers_schedule in sched.h does the first case
+ * inline). When the waker is a task on one of sf's runtime's workers (work-stealing
+ * scheduler), sf becomes that worker's hand-off: a private slot,
  * written and read by the worker's thread only, with no atomic instruction and no wake-up
  * of another worker. The hand-off runs next: when the waking task blocks, its fiber
  * switches straight to it (weft_fibers_suspend), and when the task ends, the loop takes it
@@ -144,9 +185,8 @@ static void schedule_lifo(struct worker *w, struct sfiber *sf)
  * publishes it first). A second wake while the slot is full goes the public way: the LIFO
  * slot (stealable, an idle worker told), or the injection queue from outside the runtime.
  */
-void weft_fibers_schedule(struct sfiber *sf)
+void weft_fibers_schedule_slow(struct worker *w, struct sfiber *sf)
 {
-	struct worker *w = weft_worker_self();
 	if (w != NULL && w->rt == sf->rt && !w->shared) {
 		if (w->handoff == NULL) {
 			w->handoff = sf;
@@ -169,9 +209,8 @@ void weft_fibers_publish_handoff(struct worker *w)
 	}
 }
 
-void weft_fibers_after_switch(void)
+static void after_switch_on(struct worker *w)
 {
-	struct worker *w = weft_worker_self();
 	int kind = w->after_kind;
 	void *arg = w->after_arg;
 	w->after_kind = AFTER_NONE;
@@ -182,14 +221,20 @@ void weft_fibers_after_switch(void)
 	case AFTER_READY: /* a yield: the back of this worker's yield list (worker.c) */
 		weft_worker_yielded(w, arg);
 		break;
+	case AFTER_PARK_HELD:
+		/* The parked fiber (weft_fibers_park_held) switched away holding the parking lot's
+		 * bucket lock: its stack is no longer running, so a waker may have it now (H1,
+		 * parker.c). */
+		weft_waiter_release_lot(arg);
+		break;
 	case AFTER_PARK: {
 		weft_waiter *wt = arg;
 		struct sfiber *sf = wt->data; /* read first: wt may die once we publish S */
 		/* Acq_rel: pairs with the fetch_or of the waker (parker.c): exactly one of us
 		 * sees the other's bit and schedules the fiber. */
-		uint32_t old = atomic_fetch_or_explicit(&wt->word, 2u /* PW_SUSPENDED */,
+		uint32_t old = atomic_fetch_or_explicit(&wt->word, PW_SUSPENDED,
 							memory_order_acq_rel);
-		if (old & (1u | 4u) /* PW_UNPARKED | PW_TIMEDOUT */)
+		if (old & (PW_UNPARKED | PW_TIMEDOUT))
 			weft_fibers_schedule(sf);
 		break;
 	}
@@ -198,26 +243,46 @@ void weft_fibers_after_switch(void)
 	}
 }
 
+void weft_fibers_after_switch(void)
+{
+	after_switch_on(weft_worker_self());
+}
+
+/* How switch_to switches: SW_SYM to a task fiber suspended by a park, as the running one
+ * is about to be (two tasks blocking in turn through the same code: fiber.h,
+ * weft_fiber_switch_sym), SW_PLAIN to anything else, SW_FINAL from a fiber left for good. */
+enum { SW_PLAIN, SW_SYM, SW_FINAL };
+
 /* Switch from the running fiber to target; `kind`/`arg` is done by target's side. */
-static void switch_to(struct worker *w, struct sfiber *target, int kind, void *arg, bool final)
+static inline void switch_to(struct worker *w, struct sfiber *target, int kind, void *arg,
+			     int how)
 {
 	struct sfiber *cur = w->cur;
 	w->after_kind = kind;
 	w->after_arg = arg;
 	w->cur = target;
 	count(&w->c.fiber_switches);
-	if (final)
+	if (how == SW_FINAL)
 		weft_fiber_switch_final(cur->f, target->f);
+	else if (how == SW_SYM)
+		weft_fiber_switch_sym(cur->f, target->f);
 	else
 		weft_fiber_switch(cur->f, target->f);
-	weft_fibers_after_switch(); /* on whichever worker resumed us */
+	/* On whichever worker resumed us. The held park's release inline: the ping-pong path. */
+	w = weft_worker_self();
+	if (w->after_kind == AFTER_PARK_HELD) {
+		w->after_kind = AFTER_NONE;
+		weft_waiter_release_lot(w->after_arg); /* H1 (parker.c) */
+	} else {
+		after_switch_on(w);
+	}
 }
 
 /* From the loop (nothing of a task on this stack): run target, recycle this fiber. */
 void weft_fibers_resume(struct worker *w, struct sfiber *target)
 {
 	count(&w->c.fiber_resumes);
-	switch_to(w, target, AFTER_RECYCLE, w->cur, true);
+	switch_to(w, target, AFTER_RECYCLE, w->cur, SW_FINAL);
 }
 
 /* Suspend the running task's fiber (the caller set up the hand-off) and run another. */
@@ -229,15 +294,21 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 	bool loop_due = false;
 	if (target != NULL) {
 		w->handoff = NULL;
-		if (++w->handoff_streak < HANDOFF_BUDGET) {
+		if (handoff_go(w)) {
 			count(&w->c.fiber_resumes);
-			switch_to(w, target, kind, arg, false);
+			switch_to(w, target, kind, arg, SW_SYM);
 			return 0;
 		}
 		/* Fairness: tasks handing off to each other forever would keep the loop (the
 		 * injection queue, the deque, timers) from running on this worker. Now and then
-		 * the hand-off goes public and a loop fiber runs one round first. */
-		schedule_lifo(w, target);
+		 * the hand-off goes public and a loop fiber runs one round first. An idle worker
+		 * is told only if the round may run something else first: otherwise the round
+		 * takes the slot straight back, and a woken worker would only race it for the
+		 * fiber (a futex wake, and a migration when it wins). (handoff_go skips such a
+		 * round altogether; it can still come here when work shows up in between.) No
+		 * item is left without a runner: this worker's loop runs next and takes the slot
+		 * (or a thief did). */
+		schedule_lifo_tell(w, target, !loop_takes_lifo_next(w));
 		loop_due = true;
 	}
 	void *item = NULL;
@@ -249,8 +320,55 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 		return ENOMEM;
 	if (item != NULL)
 		count(&w->c.fiber_resumes);
-	switch_to(w, target, kind, arg, false);
+	switch_to(w, target, kind, arg, item != NULL ? SW_SYM : SW_PLAIN);
 	return 0;
+}
+
+/*
+ * The parker's park_held (weft_fiber_waiter_ops; the protocol and its invariants H1-H3 are
+ * in parker.c): called by the parking lot with the bucket lock held and wt queued. A park
+ * without a deadline, by a task on a fiber, switches with the lock held, and the fiber that
+ * takes over releases it (AFTER_PARK_HELD). The lock is held across the switch only, so the
+ * target must be ready without allocating, locking or waking anyone: the hand-off (within
+ * its budget), the LIFO slot, or a pooled fiber. Anything else releases the lock and parks
+ * the classic way (weft_parker_park).
+ */
+int weft_fibers_park_held(weft_waiter *wt, uint64_t deadline)
+{
+	struct worker *w;
+	if (deadline != WEFT_NO_DEADLINE || (w = weft_worker_self()) == NULL || w->cur == NULL)
+		goto classic;
+	/* The fiber may resume on another worker: a hazard pointer published by this thread
+	 * would stay behind, protecting nothing the fiber reads (include/weft/hazard.h). */
+	WEFT_HAZARD_ASSERT_NONE_HELD();
+	struct sfiber *target = w->handoff;
+	int how = SW_SYM;
+	if (target != NULL) {
+		if (!handoff_go(w))
+			goto classic; /* the budget's round of the loop: weft_fibers_suspend does it */
+		w->handoff = NULL;
+		count(&w->c.fiber_resumes);
+	} else if (!w->shared && atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
+		   /* Acq_rel: pairs with the exchange in schedule_lifo. */
+		   (target = item_ptr(atomic_exchange_explicit(&w->lifo, NULL,
+							       memory_order_acq_rel))) != NULL) {
+		count(&w->c.fiber_resumes);
+	} else if (w->pool != NULL) {
+		target = weft_fibers_get(w); /* from the pool: no allocation */
+		how = SW_PLAIN;
+	} else {
+		goto classic;
+	}
+	wt->data = w->cur;
+	/* Relaxed: H1: we hold the bucket lock, whose release (after the switch) publishes it. */
+	atomic_store_explicit(&wt->word, PW_HELD, memory_order_relaxed);
+	count(&w->c.fiber_parks);
+	switch_to(w, target, AFTER_PARK_HELD, wt, how);
+	return 0; /* H2: resumed, so woken */
+classic:
+	/* H3: the word is still 0. */
+	weft_waiter_release_lot(wt);
+	return weft_parker_park(wt, deadline);
 }
 
 int weft_fibers_yield(void)
@@ -268,7 +386,7 @@ int weft_fibers_yield(void)
 	}
 	/* This fiber goes behind what is runnable here; the fresh one runs the loop. */
 	count(&w->c.fiber_yields);
-	switch_to(w, target, AFTER_READY, w->cur, false);
+	switch_to(w, target, AFTER_READY, w->cur, SW_PLAIN);
 	return 0;
 }
 

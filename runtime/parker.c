@@ -25,6 +25,23 @@
  * The parking lot may call park again on the same waiter after ETIMEDOUT (to wait for a
  * wake that raced the timeout): the new period starts by clearing the word with a CAS that
  * fails if UNPARKED came in meanwhile.
+ *
+ * The held park (fibers.c, weft_fibers_park_held: the parking lot's park_held, for parks
+ * without a ctx) needs none of this hand-shake. The lot calls it with the bucket lock held
+ * and the waiter queued; a park with no deadline whose switch needs no allocation, lock or
+ * wake-up sets the word to PW_HELD (alone) and switches away with the lock still held, and
+ * the fiber that takes over releases it first thing (AFTER_PARK_HELD). Invariants:
+ *   H1 a waker dequeues the waiter under that bucket lock, so it calls unpark only after
+ *      the release, that is after the parked fiber's stack stopped running: the fiber is
+ *      suspended and wt->data is set (both written before the release, which the waker's
+ *      acquire of the lock sees).
+ *   H2 with no deadline no timer exists; with no ctx no cancel exists; the lot makes one
+ *      unpark per park: that unpark is the one event of the period. It finds the word
+ *      exactly PW_HELD, schedules the fiber and writes nothing to the word (the fiber
+ *      resumes knowing it was woken: nothing else can schedule it).
+ *   H3 any other case (a deadline, no fiber to switch to without allocating, the thread
+ *      fallback) releases the lock before the word leaves 0 and parks the classic way
+ *      above: a waker sees either PW_HELD with the fiber suspended, or the classic word.
  */
 #include <errno.h>
 
@@ -35,7 +52,7 @@
 #include "../sync/futex.h"
 #include "sched.h"
 
-enum { PW_UNPARKED = 1u, PW_SUSPENDED = 2u, PW_TIMEDOUT = 4u, PW_THREAD = 8u, PW_TIMER = 16u };
+/* PW_* bits: sched.h. */
 
 static inline void count(_Atomic uint64_t *c)
 {
@@ -75,7 +92,7 @@ static int park_thread(weft_waiter *wt, uint64_t deadline)
 	}
 }
 
-static int fiber_park(weft_waiter *wt, uint64_t deadline)
+int weft_parker_park(weft_waiter *wt, uint64_t deadline)
 {
 	/* The fiber may resume on another worker: a hazard pointer published by this thread
 	 * would stay behind, protecting nothing the fiber reads (include/weft/hazard.h). */
@@ -138,13 +155,21 @@ static int fiber_park(weft_waiter *wt, uint64_t deadline)
 
 static void fiber_unpark(weft_waiter *wt)
 {
-	/* Acquire: pairs with the hand-off's fetch_or of SUSPENDED (wt->data is set and stays
-	 * put after it). Exactly SUSPENDED: the fiber is suspended, no timer and no thread
+	/* Acquire: pairs with the release of the bucket lock by the fiber that took over from
+	 * the parked one (weft_waiter_release_lot; the waker's dequeue under that lock orders
+	 * it already). PW_HELD: H1/H2 above: suspended, ours alone; wt->data stays put. */
+	uint32_t v = atomic_load_explicit(&wt->word, memory_order_acquire);
+	if (v == PW_HELD) {
+		weft_fibers_schedule(wt->data);
+		return;
+	}
+	/* The acquire load above also pairs with the hand-off's fetch_or of SUSPENDED (wt->data
+	 * is set and stays put after it). Exactly SUSPENDED: the fiber is suspended, no timer and no thread
 	 * sleeper can write the word, and this is the period's one unpark: ours alone. */
-	if (atomic_load_explicit(&wt->word, memory_order_acquire) == PW_SUSPENDED) {
+	if (v == PW_SUSPENDED) {
 		struct sfiber *sf = wt->data; /* read before the store: wt may go after it */
 		/* Release: publishes the waker's writes to the fiber, which loads the word with
-		 * acquire when it resumes (fiber_park). It cannot resume before the schedule. */
+		 * acquire when it resumes (weft_parker_park). It cannot resume before the schedule. */
 		atomic_store_explicit(&wt->word, PW_SUSPENDED | PW_UNPARKED, memory_order_release);
 		weft_fibers_schedule(sf);
 		return;
@@ -190,4 +215,9 @@ static uint32_t fiber_exec_id(void)
 	return w->cur->id;
 }
 
-const weft_waiter_ops weft_fiber_waiter_ops = { fiber_park, fiber_unpark, fiber_exec_id };
+const weft_waiter_ops weft_fiber_waiter_ops = {
+	.park = weft_parker_park,
+	.unpark = fiber_unpark,
+	.exec_id = fiber_exec_id,
+	.park_held = weft_fibers_park_held,
+};

@@ -53,7 +53,17 @@ struct sfiber {
 } __attribute__((aligned(16)));
 
 /* What the fiber that gains control does first for the one that switched away (fibers.c). */
-enum { AFTER_NONE = 0, AFTER_RECYCLE, AFTER_PARK, AFTER_READY };
+enum { AFTER_NONE = 0, AFTER_RECYCLE, AFTER_PARK, AFTER_READY, AFTER_PARK_HELD };
+
+/* The bits of a parked fiber's waiter word (parker.c explains them). */
+enum {
+	PW_UNPARKED = 1u,
+	PW_SUSPENDED = 2u,
+	PW_TIMEDOUT = 4u,
+	PW_THREAD = 8u,
+	PW_TIMER = 16u,
+	PW_HELD = 32u,
+};
 
 /* A deadline of a parked fiber, in its worker's timer heap (timer.c). Lives on the parked
  * fiber's stack. */
@@ -215,7 +225,19 @@ int weft_fibers_thread_start(struct worker *w); /* on the worker thread; runs th
 void weft_fibers_after_switch(void);
 uint32_t weft_sfiber_id_next(void); /* parker.c: a new fiber's weft_exec_id() */
 void weft_fibers_resume(struct worker *w, struct sfiber *target); /* from the loop only */
-void weft_fibers_schedule(struct sfiber *sf);
+void weft_fibers_schedule_slow(struct worker *w, struct sfiber *sf);
+
+/* Make a suspended fiber runnable (fibers.c explains the hand-off slot). The common case
+ * inline: a task on a worker of sf's runtime with an empty hand-off slot. */
+static inline void weft_fibers_schedule(struct sfiber *sf)
+{
+	struct worker *w = weft_worker_self();
+	if (w != NULL && w->handoff == NULL && w->rt == sf->rt && !w->shared) {
+		w->handoff = sf;
+		return;
+	}
+	weft_fibers_schedule_slow(w, sf);
+}
 void weft_fibers_publish_handoff(struct worker *w); /* before a worker's thread sleeps */
 void weft_fibers_cache_free(weft_rt *rt);
 int weft_fibers_prepare(struct worker *w);
@@ -223,7 +245,9 @@ void weft_fibers_pool_free(struct worker *w);
 struct sfiber *weft_fibers_get(struct worker *w);
 int weft_fibers_yield(void);
 int weft_fibers_suspend(struct worker *w, int kind, void *arg);
+int weft_fibers_park_held(weft_waiter *wt, uint64_t deadline); /* the parker's park_held */
 struct sfiber *weft_parker_timeout(weft_waiter *wt); /* parker.c, for timer.c */
+int weft_parker_park(weft_waiter *wt, uint64_t deadline); /* the parker's park */
 extern const weft_waiter_ops weft_fiber_waiter_ops;
 
 /* timer.c */

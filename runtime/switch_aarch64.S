@@ -20,6 +20,10 @@
 	.type	weft_fiber_switch_asm, %function
 	.p2align 4
 weft_fiber_switch_asm:
+	/* weft_fiber_switch_asm_ret (see switch_x86_64.S) is the same here: both leave by ret. */
+	.globl	weft_fiber_switch_asm_ret
+	.hidden	weft_fiber_switch_asm_ret
+weft_fiber_switch_asm_ret:
 	.cfi_startproc
 	sub	sp, sp, #176
 	stp	x19, x20, [sp, #0]

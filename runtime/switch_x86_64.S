@@ -2,6 +2,7 @@
  * The fiber context switch for x86-64 System V (see runtime/fiber.h).
  *
  *   void *weft_fiber_switch_asm(void **save_sp, void *to_sp, void *arg);
+ *   void *weft_fiber_switch_asm_ret(void **save_sp, void *to_sp, void *arg);
  *
  * Pushes the callee-saved registers (rbp, rbx, r12-r15) and the FP control words (MXCSR,
  * x87 control word) on the running stack, stores the stack pointer into *save_sp, loads
@@ -15,13 +16,8 @@
  *   sp+64  return address
  */
 #if defined(__x86_64__) && !defined(WEFT_FIBER_UCONTEXT)
-	.text
-	.globl	weft_fiber_switch_asm
-	.hidden	weft_fiber_switch_asm
-	.type	weft_fiber_switch_asm, @function
-	.p2align 4
-weft_fiber_switch_asm:
-	.cfi_startproc
+/* The body of both entry points; only the way out differs (see below). */
+.macro WEFT_SWITCH_BODY
 	pushq	%rbp
 	pushq	%rbx
 	pushq	%r12
@@ -42,14 +38,46 @@ weft_fiber_switch_asm:
 	popq	%r12
 	popq	%rbx
 	popq	%rbp
-	/* pop + indirect jmp, not ret: a ret here would always miss in the return stack
-	 * buffer (it returns to the other fiber's call site), while the indirect-branch
-	 * predictor learns where switches go (Boost.Context does the same); ~2x faster. */
+.endm
+
+	.text
+	.globl	weft_fiber_switch_asm
+	.hidden	weft_fiber_switch_asm
+	.type	weft_fiber_switch_asm, @function
+	.p2align 4
+weft_fiber_switch_asm:
+	.cfi_startproc
+	WEFT_SWITCH_BODY
+	/* pop + indirect jmp, not ret: a ret here misses in the return stack buffer whenever
+	 * the other fiber is suspended at another call site (it returns there), while the
+	 * indirect-branch predictor learns where switches go (Boost.Context does the same);
+	 * ~2x faster for two fibers switching from different places. */
 	popq	%r8
 	movq	%rdx, %rax
 	movq	%rdx, %rdi
 	jmp	*%r8
 	.cfi_endproc
 	.size	weft_fiber_switch_asm, .-weft_fiber_switch_asm
+
+/*
+ *   void *weft_fiber_switch_asm_ret(void **save_sp, void *to_sp, void *arg);
+ * The same switch, left with a ret: the return stack buffer then predicts the resumed
+ * fiber's return addresses from the switcher's own calls, right as far up as the two call
+ * chains agree (two tasks parking in turn through the same code, the scheduler's hand-off
+ * path). The jmp above leaves the buffer one entry off, so that every return of the
+ * resumed fiber up its chain mispredicts (fiber.h, weft_fiber_switch_sym).
+ */
+	.globl	weft_fiber_switch_asm_ret
+	.hidden	weft_fiber_switch_asm_ret
+	.type	weft_fiber_switch_asm_ret, @function
+	.p2align 4
+weft_fiber_switch_asm_ret:
+	.cfi_startproc
+	WEFT_SWITCH_BODY
+	movq	%rdx, %rax
+	movq	%rdx, %rdi
+	ret
+	.cfi_endproc
+	.size	weft_fiber_switch_asm_ret, .-weft_fiber_switch_asm_ret
 #endif
 	.section .note.GNU-stack,"",%progbits

@@ -4,6 +4,8 @@
  *
  * Protocol (why no wake-up is lost):
  *   parker: lock bucket; if *addr != expected: unlock, return; enqueue w; unlock; park(w).
+ *           (A park with neither ctx nor deadline, by a parker with park_held: lock; check;
+ *           enqueue w; park_held(w), which unlocks once the parker can be woken.)
  *   waker:  (changes *addr); lock bucket; dequeue up to n; unlock; unpark each.
  * The waker's change to *addr precedes its lock of the bucket; the parker compares under
  * that lock. Either the parker locked first, and is in the queue the waker scans, or the
@@ -18,8 +20,11 @@
  *   - An owner whose park timed out but finds w dequeued waits for that coming unpark
  *     before returning, so a waker never touches a dead record.
  *
- * Lock order: context lock, then bucket lock. Bucket locks are never held across a park
- * or an unpark call, and never nest.
+ * Lock order: context lock, then bucket lock. Bucket locks never nest, are never held
+ * across an unpark call, and are held across a park call only for a parker's park_held
+ * (include/weft/waiter.h), which releases the lock before it blocks: a fiber parker holds
+ * it across its switch away, so that a waker (who dequeues under the lock) finds the
+ * fiber already suspended and needs no hand-shake with it (runtime/parker.c).
  */
 #include <errno.h>
 
@@ -42,8 +47,8 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
 
 /*
  * The bucket lock: a test-and-test-and-set word. A bucket is held for a few pointer writes
- * and never across a park or an unpark call, so a waiter spins with backoff and then
- * yields (spin_wait.h, as weft's spinlocks do: no wait depends on another core running,
+ * (and, in a fiber's park_held, its switch away) and never across a blocking wait or an
+ * unpark call, so a waiter spins with backoff and then yields (spin_wait.h, as weft's spinlocks do: no wait depends on another core running,
  * since a holder preempted on this very CPU gets it back). With no sleepers to wake, the
  * unlock is a plain release store, not a read-modify-write: the uncontended lock and
  * unlock cost one locked instruction instead of two, and every park and unpark takes one
@@ -179,7 +184,16 @@ static inline int lot_park(const void *key, const lot_check *c, uint64_t deadlin
 	if (deadline_ns != WEFT_NO_DEADLINE && weft_now_ns() >= deadline_ns)
 		return ETIMEDOUT;
 
-	weft_waiter w = { .ops = thread_ops ? thread_ops : &weft_waiter_ops_futex, .addr = key };
+	/* Only the fields read before someone writes them: the record is on every park's
+	 * path, and zeroing all of it costs a rep stos. The queue links and `queued` are set
+	 * by lot_enqueue, `reason` by whoever dequeues, `lot_lock` below, the context links by
+	 * weft_ctx_waiter_add. */
+	weft_waiter w;
+	atomic_init(&w.word, 0);
+	w.data = NULL;
+	w.ops = thread_ops ? thread_ops : &weft_waiter_ops_futex;
+	w.addr = key;
+	w.ctx = NULL;
 	struct lot_bucket *b = lot_bucket_of(key);
 	bucket_lock(b);
 	if (!lot_check_holds(c)) {
@@ -208,12 +222,60 @@ static inline int lot_park(const void *key, const lot_check *c, uint64_t deadlin
 	return r;
 }
 
+/*
+ * The common park, with no ctx and no deadline, by a parker that has park_held (the
+ * runtime's): lot_park, except that the parker releases the bucket lock itself, once it
+ * is ready to be woken (weft_waiter_ops.park_held) — a waker dequeues w under this lock,
+ * so it cannot unpark w before then. Lock-order rule above: the lock is not held across a
+ * blocking wait, only across the parker's hand-over (for a fiber: its switch away).
+ * Inline in weft_park and weft_park64_; everything else goes to the out-of-line lot_park.
+ */
+static inline int lot_park_held(const void *key, const lot_check *c, const weft_waiter_ops *ops)
+{
+	weft_waiter w; /* the fields read before written, as in lot_park */
+	atomic_init(&w.word, 0);
+	w.data = NULL;
+	w.ops = ops;
+	w.addr = key;
+	w.ctx = NULL;
+	struct lot_bucket *b = lot_bucket_of(key);
+	bucket_lock(b);
+	if (!lot_check_holds(c)) {
+		bucket_unlock(b);
+		return 0;
+	}
+	lot_enqueue(b, &w);
+	w.lot_lock = &b->lock;
+	if (ops->park_held(&w, WEFT_NO_DEADLINE) == 0)
+		return w.reason;
+	return lot_leave(lot_bucket_of(key), &w, ETIMEDOUT); /* (no deadline: not expected) */
+}
+
+/* The parker of this thread, if this park goes to lot_park_held. */
+static inline const weft_waiter_ops *lot_held_parker(uint64_t deadline_ns, weft_ctx *ctx)
+{
+	const weft_waiter_ops *ops = thread_ops;
+	if (ctx != NULL || deadline_ns != WEFT_NO_DEADLINE || ops == NULL || ops->park_held == NULL)
+		return NULL;
+	return ops;
+}
+
+static __attribute__((noinline)) int lot_park32(_Atomic uint32_t *addr, uint32_t expected,
+						uint64_t deadline_ns, weft_ctx *ctx)
+{
+	lot_check c = { .w32 = addr, .expected = expected };
+	return lot_park(addr, &c, deadline_ns, ctx);
+}
+
 int weft_park(_Atomic uint32_t *addr, uint32_t expected, uint64_t deadline_ns, weft_ctx *ctx)
 {
 	if (addr == NULL)
 		return EINVAL;
+	const weft_waiter_ops *held = lot_held_parker(deadline_ns, ctx);
+	if (held == NULL)
+		return lot_park32(addr, expected, deadline_ns, ctx);
 	lot_check c = { .w32 = addr, .expected = expected };
-	return lot_park(addr, &c, deadline_ns, ctx);
+	return lot_park_held(addr, &c, held);
 }
 
 int weft_park64_(const void *key, _Atomic uint64_t *word, uint64_t mask, uint64_t expected,
@@ -222,13 +284,34 @@ int weft_park64_(const void *key, _Atomic uint64_t *word, uint64_t mask, uint64_
 	if (key == NULL || word == NULL)
 		return EINVAL;
 	lot_check c = { .w64 = word, .mask = mask, .expected = expected };
+	const weft_waiter_ops *held = lot_held_parker(deadline_ns, ctx);
+	if (held != NULL)
+		return lot_park_held(key, &c, held);
 	return lot_park(key, &c, deadline_ns, ctx);
 }
 
-int weft_unpark(const void *addr, int n)
+/* weft_unpark(addr, 1): one waiter (a mutex, a semaphore post, a hand-over), no list to
+ * gather. */
+static inline int lot_unpark_one(const void *addr)
 {
-	if (addr == NULL || n <= 0)
+	struct lot_bucket *b = lot_bucket_of(addr);
+	bucket_lock(b);
+	weft_waiter *w = b->head;
+	while (w != NULL && w->addr != addr)
+		w = w->next;
+	if (w != NULL) {
+		lot_remove(b, w);
+		w->reason = 0;
+	}
+	bucket_unlock(b);
+	if (w == NULL)
 		return 0;
+	w->ops->unpark(w);
+	return 1;
+}
+
+static __attribute__((noinline)) int lot_unpark_many(const void *addr, int n)
+{
 	struct lot_bucket *b = lot_bucket_of(addr);
 	weft_waiter *woken = NULL, **tail = &woken;
 	int count = 0;
@@ -250,6 +333,13 @@ int weft_unpark(const void *addr, int n)
 		w->ops->unpark(w);
 	}
 	return count;
+}
+
+int weft_unpark(const void *addr, int n)
+{
+	if (addr == NULL || n <= 0)
+		return 0;
+	return n == 1 ? lot_unpark_one(addr) : lot_unpark_many(addr, n);
 }
 
 void weft_lot_cancel(weft_waiter *w)

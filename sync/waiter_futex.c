@@ -29,4 +29,4 @@ static void futex_unpark(weft_waiter *w)
 	weft_futex_wake(&w->word, 1);
 }
 
-const weft_waiter_ops weft_waiter_ops_futex = { futex_park, futex_unpark, NULL };
+const weft_waiter_ops weft_waiter_ops_futex = { futex_park, futex_unpark, NULL, NULL };

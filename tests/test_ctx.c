@@ -386,7 +386,7 @@ static void unpark_futex(weft_waiter *w)
 	weft_waiter_ops_futex.unpark(w);
 }
 
-static const weft_waiter_ops slow_ops = { park_ignoring_deadline, unpark_futex, NULL };
+static const weft_waiter_ops slow_ops = { park_ignoring_deadline, unpark_futex, NULL, NULL };
 
 static void *slow_parker_main(void *arg)
 {

@@ -56,7 +56,18 @@ struct pingpong {
 	uint64_t rounds;
 	uint64_t counter;
 	int failed;
+	int mode; /* 0: weft_fiber_switch; 1: weft_fiber_switch_sym; 2: the two in turn */
 };
+
+/* The switch of round i: a fiber suspended by one exit (jmp or ret) may be resumed by the
+ * other; both restore the same frame. */
+static void pp_switch(struct pingpong *p, weft_fiber *from, weft_fiber *to)
+{
+	if (p->mode == 1 || (p->mode == 2 && (p->counter / 2) % 3 == 1))
+		weft_fiber_switch_sym(from, to);
+	else
+		weft_fiber_switch(from, to);
+}
 
 static void ping_main(void *arg)
 {
@@ -65,7 +76,7 @@ static void ping_main(void *arg)
 		if (p->counter != 2 * i || weft_fiber_current() != p->a)
 			p->failed = 1;
 		p->counter++;
-		weft_fiber_switch(p->a, p->b);
+		pp_switch(p, p->a, p->b);
 	}
 	weft_fiber_switch_final(p->a, p->main);
 	abort(); /* never resumed */
@@ -78,13 +89,13 @@ static void pong_main(void *arg)
 		if (p->counter % 2 != 1 || weft_fiber_current() != p->b)
 			p->failed = 1;
 		p->counter++;
-		weft_fiber_switch(p->b, p->a);
+		pp_switch(p, p->b, p->a);
 	}
 }
 
-WEFT_TEST(ping_pong)
+static void ping_pong_mode(int mode)
 {
-	struct pingpong p = {.rounds = weft_test_scale(100000)};
+	struct pingpong p = {.rounds = weft_test_scale(100000), .mode = mode};
 	CHECK_EQ(weft_fiber_thread_init(&p.main), 0);
 	CHECK_EQ(weft_fiber_create(&p.a, 64 * 1024, ping_main, &p), 0);
 	CHECK_EQ(weft_fiber_create(&p.b, 64 * 1024, pong_main, &p), 0);
@@ -95,8 +106,20 @@ WEFT_TEST(ping_pong)
 	weft_fiber_destroy(p.a);
 	weft_fiber_destroy(p.b); /* suspended mid-loop: destroying a suspended fiber is allowed */
 	weft_fiber_thread_fini(p.main);
-	printf("%llu ping-pong rounds between two fibers, counter exact\n",
-	       (unsigned long long)p.rounds);
+	printf("%llu ping-pong rounds between two fibers (switch mode %d), counter exact\n",
+	       (unsigned long long)p.rounds, mode);
+}
+
+WEFT_TEST(ping_pong)
+{
+	ping_pong_mode(0);
+}
+
+/* weft_fiber_switch_sym (the scheduler's park path), alone and mixed with the plain one. */
+WEFT_TEST(ping_pong_sym)
+{
+	ping_pong_mode(1);
+	ping_pong_mode(2);
 }
 
 /* ---- churn: create, run, reset, run again, destroy ---- */

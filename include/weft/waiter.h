@@ -42,6 +42,16 @@ typedef struct weft_waiter_ops {
 	 * which stays the same when a blocked task resumes on another thread). NULL: the
 	 * thread's weft_thread_index() + 1. See weft_exec_id(). */
 	uint32_t (*exec_id)(void);
+	/* Optional: park_held(w, deadline_ns), as park, but called with the parking lot's
+	 *   bucket lock still held (w is queued; no unpark of w can begin while it is held).
+	 *   The parker must release it exactly once with weft_waiter_release_lot(w), before it
+	 *   blocks and on every path before it returns, and must not take another parking-lot
+	 *   lock (weft_park, weft_unpark) before that. In exchange, when an unpark(w) comes,
+	 *   whatever the parker did before the release is done: a fiber parker releases the
+	 *   lock once the parked fiber's stack has stopped running, so its unpark can resume
+	 *   it without a hand-shake on w->word (runtime/parker.c). The lot uses it for parks
+	 *   with neither a ctx nor a deadline; NULL: the lot unlocks and calls park. */
+	int (*park_held)(weft_waiter *w, uint64_t deadline_ns);
 } weft_waiter_ops;
 
 /*
@@ -61,7 +71,22 @@ struct weft_waiter {
 	weft_ctx *ctx;
 	int reason;                   /* set by whoever dequeues: 0 or ECANCELED */
 	bool queued;                  /* in a bucket queue (under the bucket lock) */
+	_Atomic uint32_t *lot_lock;   /* the bucket lock, for park_held's release */
 };
+
+/*
+ * weft_waiter_release_lot - for a parker's park_held: release the parking-lot bucket lock
+ * that park_held(w, ...) was called with. Once it returns, w may be dequeued and unparked
+ * (and, for the parker's own code, is no longer protected by the lock).
+ * Ordering: release; pairs with the acquire of whoever takes the bucket lock next (a waker
+ * that dequeues w sees everything the parker wrote before this call).
+ */
+static inline void weft_waiter_release_lot(weft_waiter *w)
+{
+	/* Release: pairs with the acquire exchange of the bucket lock (sync/parking_lot.c,
+	 * bucket_lock): the bucket lock is a word, 0 when free, unlocked by a plain store. */
+	atomic_store_explicit(w->lot_lock, 0, memory_order_release);
+}
 
 /*
  * weft_park - sleep while *addr == expected, until weft_unpark(addr, ...) wakes the caller,
