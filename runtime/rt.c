@@ -171,6 +171,7 @@ int weft_rt_start(weft_rt **out, const weft_rt_config *cfg)
 	int r = config_check(&c);
 	if (r != 0)
 		return r;
+	weft_park_barrier_init(); /* before any worker or submitter of this runtime runs */
 	weft_rt *rt;
 	if ((r = rt_alloc(&rt, &c)) != 0)
 		return r;

@@ -234,7 +234,29 @@ void weft_timers_init(struct worker *w);
 void weft_timers_fini(struct worker *w);
 
 /* park.c */
-void weft_park_notify(weft_rt *rt, bool fence);
+extern bool weft_park_membarrier_; /* the asymmetric barrier is on (park.c); read-only */
+void weft_park_barrier_init(void); /* weft_rt_start, before the workers start */
+void weft_park_notify_slow_(weft_rt *rt);
+
+/* S2-S4 of park.c's protocol, after an item was made visible (S1); `fence`: S2 (the light
+ * side of park.c's asymmetric barrier), omitted only where a missed wake costs parallelism
+ * alone (weft_fork, the loop's best-effort wake). Inline: the common case is two loads. */
+static inline void weft_park_notify(weft_rt *rt, bool fence)
+{
+	if (fence) {
+		if (weft_park_membarrier_)
+			/* Seq_cst signal fence: a compiler barrier only; the parkers' membarrier
+			 * (P3) supplies the hardware barrier (park.c). */
+			atomic_signal_fence(memory_order_seq_cst);
+		else
+			atomic_thread_fence(memory_order_seq_cst); /* S2: pairs with P3 */
+	}
+	/* Relaxed: ordered by S2 (or best effort without it). */
+	if (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0)
+		return;
+	weft_park_notify_slow_(rt);
+}
 void weft_park_notify_sc(weft_rt *rt); /* after a seq_cst RMW that published the item */
 void weft_park_idle(struct worker *w);
 void weft_park_leave_searching(struct worker *w);

@@ -57,7 +57,10 @@ static int go_inside(struct worker *w, void (*fn)(void *), void *arg)
 	g->arg = arg;
 	void *item = item_make(g, ITEM_GO);
 	bool shared = rt->cfg.scheduler == WEFT_SCHED_SHARED;
-	int r = shared ? weft_inject_push(&rt->inject, item) : weft_deque_push(w->deque, item);
+	/* Published at once (unlike a fork's push): an idle worker must be able to see it. */
+	int r = shared ? weft_inject_push(&rt->inject, item)
+	    : deque_push_fast(w->deque, item, true) ? 0
+						    : weft_deque_push_grow_(w->deque, item, true);
 	if (r != 0 && !shared)
 		r = weft_inject_push(&rt->inject, item);
 	if (r != 0) {

@@ -362,9 +362,13 @@ void weft_worker_loop(void)
 		if (item != NULL) {
 			woke = false;
 			weft_park_leave_searching(w);
-			/* More local work and sleepers: let one of them steal (best effort). */
-			if (weft_deque_size_hint(w->deque) != 0)
-				weft_park_notify(rt, false);
+			/* More local work and sleepers: let one of them steal (best effort: S3
+			 * without S2, as weft_park_notify(rt, false), the cheap loads first).
+			 * Relaxed: hints. */
+			if (atomic_load_explicit(&rt->nidle, memory_order_relaxed) != 0 &&
+			    atomic_load_explicit(&rt->nsearching, memory_order_relaxed) == 0 &&
+			    weft_deque_size_hint(w->deque) != 0)
+				weft_park_notify_slow_(rt);
 			weft_run_item(w, item, stolen);
 			continue;
 		}
