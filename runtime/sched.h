@@ -93,8 +93,9 @@ struct worker {
 	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
 	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
 	bool searching;
-	/* Free go_task records: owner only. */
-	struct go_task *free_tasks;
+	/* Free go_task records (gorec.c): owner only. */
+	struct go_task *free_tasks;  /* free_count records */
+	struct go_task *spare_tasks; /* NULL or GOREC_BATCH records */
 	unsigned free_count;
 	/* Fibers (fibers.c): owner only. */
 	weft_fiber *main_fiber; /* the thread's own stack: runs no tasks */
@@ -179,6 +180,10 @@ struct weft_rt {
 	_Alignas(WEFT_PADDING) pthread_mutex_t fcache_lock;
 	struct sfiber *fcache;
 	_Atomic size_t fcache_len; /* written under fcache_lock */
+	/* Magazines of go_task records beyond the workers' own (gorec.c). */
+	pthread_mutex_t gorec_lock;
+	struct go_task *gorec_depot; /* magazines, linked through their head's arg */
+	_Atomic size_t gorec_mags;   /* written under gorec_lock, a hint outside */
 };
 
 /* worker.c */
@@ -197,7 +202,35 @@ void weft_worker_set_self(struct worker *w);
 void weft_worker_loop(void);
 void weft_run_item(struct worker *w, void *item, bool stolen);
 void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool lifo);
-void weft_go_record_free(struct worker *w, struct go_task *g);
+/* gorec.c: go_task records; the fast paths are inline (owner only). */
+#define GOREC_BATCH 256u
+struct go_task *weft_gorec_get_slow_(struct worker *w);
+void weft_gorec_put_slow_(struct worker *w, struct go_task *g);
+void weft_gorec_worker_fini(struct worker *w);
+void weft_gorec_fini(weft_rt *rt);
+
+/* A record for a spawn by w (NULL: ENOMEM). */
+static inline struct go_task *weft_gorec_get(struct worker *w)
+{
+	struct go_task *g = w->free_tasks;
+	if (__builtin_expect(g == NULL, 0))
+		return weft_gorec_get_slow_(w);
+	w->free_tasks = g->next;
+	w->free_count--;
+	return g;
+}
+
+/* Give back a record on w's thread (the task ran, or its spawn failed). */
+static inline void weft_gorec_put(struct worker *w, struct go_task *g)
+{
+	if (__builtin_expect(w->free_count >= GOREC_BATCH, 0)) {
+		weft_gorec_put_slow_(w, g);
+		return;
+	}
+	g->next = w->free_tasks;
+	w->free_tasks = g;
+	w->free_count++;
+}
 void weft_worker_yielded(struct worker *w, struct sfiber *sf); /* a yield's requeue */
 bool weft_worker_yields_flush(struct worker *w); /* before the thread sleeps (parker.c) */
 

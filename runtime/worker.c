@@ -77,24 +77,11 @@ static inline uint64_t rng_next(uint64_t *s)
 	return x;
 }
 
-#define GO_FREE_MAX 4096
-
-void weft_go_record_free(struct worker *w, struct go_task *g)
-{
-	if (w != NULL && w->free_count < GO_FREE_MAX) {
-		g->next = w->free_tasks;
-		w->free_tasks = g;
-		w->free_count++;
-	} else {
-		weft_mem_free(g);
-	}
-}
-
 static void run_go(struct go_task *g)
 {
 	void (*fn)(void *) = g->fn;
 	void *arg = g->arg;
-	weft_go_record_free(weft_worker_self(), g);
+	weft_gorec_put(weft_worker_self(), g);
 	fn(arg);
 	struct worker *w = weft_worker_self(); /* re-read: fn may have migrated */
 	/* Release: pairs with the acquire in rt_quiescent: the task's effects (and the spawn

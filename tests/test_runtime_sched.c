@@ -214,3 +214,47 @@ WEFT_STRESS(bursts_with_gaps)
 		CHECK_EQ(weft_rt_stop(rt), 0);
 	}
 }
+
+/* ---- spawn records drift from the spawner to the workers that run its tasks: the
+ * magazine depot (runtime/gorec.c) must hand every record back, once, round after round;
+ * ASan's leak check covers the depot's teardown ---- */
+struct fan {
+	weft_wg wg;
+	_Atomic long ran;
+	unsigned n;
+};
+
+static void fan_leaf(void *arg)
+{
+	struct fan *f = arg;
+	atomic_fetch_add_explicit(&f->ran, 1, memory_order_relaxed);
+	weft_wg_done(&f->wg);
+}
+
+static void fan_root(void *arg)
+{
+	struct fan *f = arg;
+	for (unsigned i = 0; i < f->n; i++)
+		if (weft_go(NULL, fan_leaf, f) != 0)
+			fan_leaf(f);
+	weft_wg_done(&f->wg);
+}
+
+WEFT_STRESS(spawn_records_recycled_across_workers)
+{
+	for (unsigned workers = 1; workers <= 4; workers *= 2) {
+		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
+		struct fan f = { .n = (unsigned)weft_test_scale(3000) };
+		long total = 0;
+		for (int round = 0; round < 20; round++) {
+			weft_wg_init(&f.wg);
+			weft_wg_add(&f.wg, (int)f.n + 1);
+			CHECK_EQ(weft_go(rt, fan_root, &f), 0);
+			CHECK_EQ(weft_wg_wait(&f.wg, NULL), 0);
+			total += f.n;
+			CHECK_EQ(atomic_load(&f.ran), total); /* every task ran exactly once */
+		}
+		printf("  %u workers: %ld tasks in 20 fan-outs\n", workers, total);
+		CHECK_EQ(weft_rt_stop(rt), 0);
+	}
+}
