@@ -31,7 +31,8 @@ struct go_task *weft_gorec_get_slow_(struct worker *w)
 		pthread_mutex_lock(&rt->gorec_lock);
 		struct go_task *mag = rt->gorec_depot;
 		if (mag != NULL) {
-			rt->gorec_depot = mag->arg; /* magazines are linked through the head's arg */
+			/* Magazines are linked through their head's arg. */
+			rt->gorec_depot = mag->arg;
 			atomic_store_explicit(&rt->gorec_mags, rt->gorec_mags - 1,
 					      memory_order_relaxed);
 		}

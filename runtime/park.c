@@ -230,9 +230,15 @@ void weft_park_leave_searching(struct worker *w)
 		/* Relaxed: ordered by the fence above. */
 		if (atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0)
 			return;
-		barrier_heavy();
-		if (work_visible(rt))
-			weft_park_notify(rt, false);
+		/* Work in sight: wake a sleeper, which takes over this searcher's duty (it
+		 * searches, and parks only through P1-P4 with its own heavy barrier). Else the
+		 * heavy barrier first: an item behind a submitter's light S2 shows after it. */
+		if (!work_visible(rt)) {
+			barrier_heavy();
+			if (!work_visible(rt))
+				return;
+		}
+		weft_park_notify(rt, false);
 	}
 }
 
