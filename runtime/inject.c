@@ -8,7 +8,7 @@
  * `len` counts every item (queue, ring and fiber list) so that idle workers can check for
  * work cheaply: incremented before an item becomes visible, decremented after it was
  * taken (release RMWs, read with acquire); the parking protocol (park.c) puts its own
- * seq_cst fences around it.
+ * barriers around it (S2 after a push, P3 before an idle worker's look).
  */
 #include <errno.h>
 #include <string.h>

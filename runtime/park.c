@@ -39,6 +39,23 @@
  * searching (weft_park_leave_searching) wakes another when it was the last searcher and
  * work is still visible, so the rest of the work gets a searcher.
  *
+ * The asymmetric barrier (S2 light, P3 heavy): submitters are the hot path (every weft_go,
+ * every woken fiber), parkers the cold one (a worker parks after tens of microseconds of
+ * idle spinning, and then sleeps on a futex anyway). Where the kernel offers
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), P3 is that system call (plus a seq_cst
+ * fence on each side of it) and S2 is only a compiler barrier: the system call makes every
+ * running thread of the process execute a full barrier at some point F of its program
+ * while it runs (a thread not running has passed one in the context switch), ordered
+ * between P's two fences. For a submitter S, F lies before S1, between S1 and S3, or after
+ * S3. Between: the symmetric protocol above. After S3: S1 precedes F, so P4 sees the item.
+ * Before S1: S3 follows F, so it sees P1 and P2 (P counted idle, not searching) and either
+ * wakes a worker in S4 or relies on a searcher Q that is still counted; Q then parks (its
+ * own P3 gives the same three cases, and "before S1" would make S3 see Q's decrement) or
+ * stops searching: see weft_park_leave_searching, which takes the heavy barrier too when
+ * it may have to wake a sleeper. Without membarrier (or under ThreadSanitizer, which
+ * does not know it) both sides are seq_cst fences, as above. This is the hazard-pointer
+ * scan's trade (sync/hazard.c), and liburcu's and Folly's asymmetric fences.
+ *
  * weft_fork pushes use weft_park_notify without the fence: a missed wake there costs
  * parallelism, never liveness, because the joiner pops or helps with its own deque. Every
  * other push (weft_go, the injection queue, a woken fiber) uses the fence: its submitter
@@ -51,11 +68,67 @@
  * about to sleep with a task on its stack (parker.c's fallback) hands its list over first.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
+#include <stdlib.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <weft/waiter.h>
 
 #include "../sync/futex.h"
 #include "sched.h"
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PARK_TSAN_ 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define PARK_TSAN_ 1
+#endif
+
+/* The asymmetric barrier (see the top): decided once, before any runtime's first worker
+ * starts (weft_park_barrier_init from weft_rt_start), read-only after. */
+static pthread_once_t barrier_once = PTHREAD_ONCE_INIT;
+bool weft_park_membarrier_;
+
+static void barrier_init(void)
+{
+#if !defined(PARK_TSAN_) && defined(__NR_membarrier)
+	const char *off = getenv("WEFT_RT_NO_MEMBARRIER");
+	if (off != NULL && *off != '\0' && *off != '0')
+		return;
+	long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0);
+	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+		return;
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+		weft_park_membarrier_ = true;
+#endif
+}
+
+void weft_park_barrier_init(void)
+{
+	pthread_once(&barrier_once, barrier_init);
+}
+
+/* P3 (and the last searcher's re-check). False when the system call failed: then a
+ * submitter's light barrier may not have been paired, and the caller must not sleep
+ * without a deadline. */
+static bool barrier_heavy(void)
+{
+	/* Seq_cst: pairs with the submitters' fences (without membarrier), and orders this
+	 * thread's P1/P2 before the system call. */
+	atomic_thread_fence(memory_order_seq_cst);
+	bool ok = true;
+#if defined(__NR_membarrier)
+	if (weft_park_membarrier_)
+		ok = syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0;
+#endif
+	/* Seq_cst: orders the system call before the re-checks (P4) that follow. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return ok;
+}
 
 static inline void count(_Atomic uint64_t *c)
 {
@@ -71,14 +144,9 @@ static void wake_worker(struct worker *w)
 	weft_futex_wake(&w->wake, 1);
 }
 
-void weft_park_notify(weft_rt *rt, bool fence)
+/* S4 (weft_park_notify in sched.h did S2 and S3). */
+void weft_park_notify_slow_(weft_rt *rt)
 {
-	if (fence)
-		atomic_thread_fence(memory_order_seq_cst); /* S2: pairs with P3 */
-	/* Relaxed: ordered by the fence above (or best effort without it). */
-	if (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) != 0 ||
-	    atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0)
-		return;
 	pthread_mutex_lock(&rt->idle_lock);
 	struct worker *w = rt->idle_head;
 	if (w == NULL || atomic_load_explicit(&rt->nsearching, memory_order_relaxed) != 0) {
@@ -152,11 +220,25 @@ void weft_park_leave_searching(struct worker *w)
 		return;
 	w->searching = false;
 	weft_rt *rt = w->rt;
-	/* Seq_cst RMW then fence: as P2/P3 — the last searcher re-checks for work. */
+	/* Seq_cst RMW then fence: as P2/P3 — the last searcher re-checks for work. The heavy
+	 * barrier only when a worker sleeps: if the load of nidle (after the fence) sees none,
+	 * any worker P that parks later has its P1 after that load, hence its P3 (a seq_cst
+	 * fence) after this fence in their total order, so a submitter whose S3 still counted
+	 * this searcher is covered by P's own P3/P4 (see the top). */
 	if (atomic_fetch_sub_explicit(&rt->nsearching, 1, memory_order_seq_cst) == 1) {
-		atomic_thread_fence(memory_order_seq_cst);
-		if (work_visible(rt))
-			weft_park_notify(rt, false);
+		atomic_thread_fence(memory_order_seq_cst); /* pairs with S2 and P3 */
+		/* Relaxed: ordered by the fence above. */
+		if (atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0)
+			return;
+		/* Work in sight: wake a sleeper, which takes over this searcher's duty (it
+		 * searches, and parks only through P1-P4 with its own heavy barrier). Else the
+		 * heavy barrier first: an item behind a submitter's light S2 shows after it. */
+		if (!work_visible(rt)) {
+			barrier_heavy();
+			if (!work_visible(rt))
+				return;
+		}
+		weft_park_notify(rt, false);
 	}
 }
 
@@ -202,7 +284,7 @@ void weft_park_idle(struct worker *w)
 		w->searching = false;
 		atomic_fetch_sub_explicit(&rt->nsearching, 1, memory_order_seq_cst);
 	}
-	atomic_thread_fence(memory_order_seq_cst); /* P3: pairs with S2 */
+	bool paired = barrier_heavy(); /* P3: pairs with S2 */
 	/* Relaxed: a hint; weft_rt_stop re-checks the counters itself. */
 	if (atomic_load_explicit(&rt->closing, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&rt->quiesce_word, 1, memory_order_relaxed);
@@ -220,6 +302,10 @@ void weft_park_idle(struct worker *w)
 	count(&w->c.parks);
 	/* P5, no later than this worker's earliest timer. Relaxed: the timer heap's hint. */
 	uint64_t deadline = atomic_load_explicit(&w->timer_next, memory_order_relaxed);
+	if (!paired) { /* membarrier failed: a wake may be lost, so only a short sleep */
+		uint64_t soon = weft_now_ns() + 1000000;
+		deadline = deadline < soon ? deadline : soon;
+	}
 	if (!wait_wake(w, deadline)) {
 		if (idle_remove(rt, w))
 			return; /* a timer is due: back to the loop, not searching */

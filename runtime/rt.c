@@ -85,17 +85,15 @@ static void rt_free(weft_rt *rt)
 	if (rt->workers != NULL && rt->nworkers > 0 && rt->workers[0] != NULL)
 		weft_fibers_cache_free(rt);
 	pthread_mutex_destroy(&rt->fcache_lock);
+	weft_gorec_fini(rt);
+	pthread_mutex_destroy(&rt->gorec_lock);
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct worker *w = rt->workers[i];
 		if (w == NULL)
 			continue;
 		weft_deque_destroy(w->deque);
 		weft_timers_fini(w);
-		while (w->free_tasks != NULL) {
-			struct go_task *g = w->free_tasks;
-			w->free_tasks = g->next;
-			weft_mem_free(g);
-		}
+		weft_gorec_worker_fini(w);
 		weft_mem_free(w);
 	}
 	weft_mem_free(rt->workers);
@@ -112,10 +110,12 @@ static int rt_alloc(weft_rt **out, const weft_rt_config *cfg)
 	rt->cfg = *cfg;
 	pthread_mutex_init(&rt->idle_lock, NULL);
 	pthread_mutex_init(&rt->fcache_lock, NULL);
+	pthread_mutex_init(&rt->gorec_lock, NULL);
 	int r = weft_inject_init(&rt->inject, &rt->cfg);
 	if (r != 0) {
 		pthread_mutex_destroy(&rt->idle_lock);
 		pthread_mutex_destroy(&rt->fcache_lock);
+		pthread_mutex_destroy(&rt->gorec_lock);
 		weft_mem_free(rt);
 		return r;
 	}
@@ -171,6 +171,7 @@ int weft_rt_start(weft_rt **out, const weft_rt_config *cfg)
 	int r = config_check(&c);
 	if (r != 0)
 		return r;
+	weft_park_barrier_init(); /* before any worker or submitter of this runtime runs */
 	weft_rt *rt;
 	if ((r = rt_alloc(&rt, &c)) != 0)
 		return r;

@@ -103,8 +103,9 @@ struct worker {
 	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
 	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
 	bool searching;
-	/* Free go_task records: owner only. */
-	struct go_task *free_tasks;
+	/* Free go_task records (gorec.c): owner only. */
+	struct go_task *free_tasks;  /* free_count records */
+	struct go_task *spare_tasks; /* NULL or GOREC_BATCH records */
 	unsigned free_count;
 	/* Fibers (fibers.c): owner only. */
 	weft_fiber *main_fiber; /* the thread's own stack: runs no tasks */
@@ -189,6 +190,10 @@ struct weft_rt {
 	_Alignas(WEFT_PADDING) pthread_mutex_t fcache_lock;
 	struct sfiber *fcache;
 	_Atomic size_t fcache_len; /* written under fcache_lock */
+	/* Magazines of go_task records beyond the workers' own (gorec.c). */
+	pthread_mutex_t gorec_lock;
+	struct go_task *gorec_depot; /* magazines, linked through their head's arg */
+	_Atomic size_t gorec_mags;   /* written under gorec_lock, a hint outside */
 };
 
 /* worker.c */
@@ -207,7 +212,35 @@ void weft_worker_set_self(struct worker *w);
 void weft_worker_loop(void);
 void weft_run_item(struct worker *w, void *item, bool stolen);
 void *weft_worker_steal_from(struct worker *self, struct worker *victim, bool lifo);
-void weft_go_record_free(struct worker *w, struct go_task *g);
+/* gorec.c: go_task records; the fast paths are inline (owner only). */
+#define GOREC_BATCH 256u
+struct go_task *weft_gorec_get_slow_(struct worker *w);
+void weft_gorec_put_slow_(struct worker *w, struct go_task *g);
+void weft_gorec_worker_fini(struct worker *w);
+void weft_gorec_fini(weft_rt *rt);
+
+/* A record for a spawn by w (NULL: ENOMEM). */
+static inline struct go_task *weft_gorec_get(struct worker *w)
+{
+	struct go_task *g = w->free_tasks;
+	if (__builtin_expect(g == NULL, 0))
+		return weft_gorec_get_slow_(w);
+	w->free_tasks = g->next;
+	w->free_count--;
+	return g;
+}
+
+/* Give back a record on w's thread (the task ran, or its spawn failed). */
+static inline void weft_gorec_put(struct worker *w, struct go_task *g)
+{
+	if (__builtin_expect(w->free_count >= GOREC_BATCH, 0)) {
+		weft_gorec_put_slow_(w, g);
+		return;
+	}
+	g->next = w->free_tasks;
+	w->free_tasks = g;
+	w->free_count++;
+}
 void weft_worker_yielded(struct worker *w, struct sfiber *sf); /* a yield's requeue */
 bool weft_worker_yields_flush(struct worker *w); /* before the thread sleeps (parker.c) */
 
@@ -258,7 +291,29 @@ void weft_timers_init(struct worker *w);
 void weft_timers_fini(struct worker *w);
 
 /* park.c */
-void weft_park_notify(weft_rt *rt, bool fence);
+extern bool weft_park_membarrier_; /* the asymmetric barrier is on (park.c); read-only */
+void weft_park_barrier_init(void); /* weft_rt_start, before the workers start */
+void weft_park_notify_slow_(weft_rt *rt);
+
+/* S2-S4 of park.c's protocol, after an item was made visible (S1); `fence`: S2 (the light
+ * side of park.c's asymmetric barrier), omitted only where a missed wake costs parallelism
+ * alone (weft_fork, the loop's best-effort wake). Inline: the common case is two loads. */
+static inline void weft_park_notify(weft_rt *rt, bool fence)
+{
+	if (fence) {
+		if (weft_park_membarrier_)
+			/* Seq_cst signal fence: a compiler barrier only; the parkers' membarrier
+			 * (P3) supplies the hardware barrier (park.c). */
+			atomic_signal_fence(memory_order_seq_cst);
+		else
+			atomic_thread_fence(memory_order_seq_cst); /* S2: pairs with P3 */
+	}
+	/* Relaxed: ordered by S2 (or best effort without it). */
+	if (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0)
+		return;
+	weft_park_notify_slow_(rt);
+}
 void weft_park_notify_sc(weft_rt *rt); /* after a seq_cst RMW that published the item */
 void weft_park_idle(struct worker *w);
 void weft_park_leave_searching(struct worker *w);

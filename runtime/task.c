@@ -31,17 +31,6 @@ static void count_run(struct worker *w)
 			      memory_order_relaxed);
 }
 
-static struct go_task *go_record(struct worker *w)
-{
-	if (w != NULL && w->free_tasks != NULL) {
-		struct go_task *g = w->free_tasks;
-		w->free_tasks = g->next;
-		w->free_count--;
-		return g;
-	}
-	return weft_mem_alloc(sizeof(struct go_task), 16);
-}
-
 /* Spawn from a worker of rt: the task goes on this worker's deque. */
 static int go_inside(struct worker *w, void (*fn)(void *), void *arg)
 {
@@ -50,18 +39,21 @@ static int go_inside(struct worker *w, void (*fn)(void *), void *arg)
 	 * live, so stop's quiescence check still counts what it spawns). */
 	if (atomic_load_explicit(&rt->closing, memory_order_relaxed))
 		return ESHUTDOWN;
-	struct go_task *g = go_record(w);
+	struct go_task *g = weft_gorec_get(w);
 	if (g == NULL)
 		return ENOMEM;
 	g->fn = fn;
 	g->arg = arg;
 	void *item = item_make(g, ITEM_GO);
 	bool shared = rt->cfg.scheduler == WEFT_SCHED_SHARED;
-	int r = shared ? weft_inject_push(&rt->inject, item) : weft_deque_push(w->deque, item);
+	/* Published at once (unlike a fork's push): an idle worker must be able to see it. */
+	int r = shared ? weft_inject_push(&rt->inject, item)
+	    : deque_push_fast(w->deque, item, true) ? 0
+						    : weft_deque_push_grow_(w->deque, item, true);
 	if (r != 0 && !shared)
 		r = weft_inject_push(&rt->inject, item);
 	if (r != 0) {
-		weft_go_record_free(w, g);
+		weft_gorec_put(w, g);
 		return r;
 	}
 	/* Release: pairs with the acquire in rt_quiescent (after the push: a completion can

@@ -77,26 +77,14 @@ static inline uint64_t rng_next(uint64_t *s)
 	return x;
 }
 
-#define GO_FREE_MAX 4096
-
-void weft_go_record_free(struct worker *w, struct go_task *g)
-{
-	if (w != NULL && w->free_count < GO_FREE_MAX) {
-		g->next = w->free_tasks;
-		w->free_tasks = g;
-		w->free_count++;
-	} else {
-		weft_mem_free(g);
-	}
-}
-
-static void run_go(struct go_task *g)
+/* w: the calling worker (nothing switched since the caller read it). */
+static void run_go(struct worker *w, struct go_task *g)
 {
 	void (*fn)(void *) = g->fn;
 	void *arg = g->arg;
-	weft_go_record_free(weft_worker_self(), g);
+	weft_gorec_put(w, g);
 	fn(arg);
-	struct worker *w = weft_worker_self(); /* re-read: fn may have migrated */
+	w = weft_worker_self(); /* re-read: fn may have migrated */
 	/* Release: pairs with the acquire in rt_quiescent: the task's effects (and the spawn
 	 * counts of tasks it spawned) precede its completion's visibility. */
 	atomic_store_explicit(&w->completed,
@@ -119,7 +107,7 @@ void weft_run_item(struct worker *w, void *item, bool stolen)
 		break;
 	}
 	case ITEM_GO:
-		run_go(item_ptr(item));
+		run_go(w, item_ptr(item));
 		break;
 	case ITEM_FIBER:
 		weft_fibers_resume(w, item_ptr(item)); /* does not return here */
@@ -276,7 +264,7 @@ static void *find_local(struct worker *w)
 	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
 	    (item = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL)
 		return item;
-	if (!deque_surely_empty(w->deque) && (item = weft_deque_pop(w->deque)) != NULL)
+	if (!deque_surely_empty(w->deque) && (item = deque_pop_fast(w->deque)) != NULL)
 		return item;
 	if ((item = weft_inject_pop(&rt->inject)) != NULL)
 		return item;
@@ -362,9 +350,13 @@ void weft_worker_loop(void)
 		if (item != NULL) {
 			woke = false;
 			weft_park_leave_searching(w);
-			/* More local work and sleepers: let one of them steal (best effort). */
-			if (weft_deque_size_hint(w->deque) != 0)
-				weft_park_notify(rt, false);
+			/* More local work and sleepers: let one of them steal (best effort: S3
+			 * without S2, as weft_park_notify(rt, false), the cheap loads first).
+			 * Relaxed: hints. */
+			if (atomic_load_explicit(&rt->nidle, memory_order_relaxed) != 0 &&
+			    atomic_load_explicit(&rt->nsearching, memory_order_relaxed) == 0 &&
+			    weft_deque_size_hint(w->deque) != 0)
+				weft_park_notify_slow_(rt);
 			weft_run_item(w, item, stolen);
 			continue;
 		}

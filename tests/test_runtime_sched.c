@@ -4,6 +4,7 @@
  * starved by it, and that idle workers that spin before they park still pick up every
  * task and still sleep through their timers.
  */
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -211,6 +212,120 @@ WEFT_STRESS(bursts_with_gaps)
 		printf("%u workers: %llu bursts, %llu parks, %llu wake-ups found no work\n", workers,
 		       (unsigned long long)rounds, (unsigned long long)st.total.parks,
 		       (unsigned long long)st.total.wakeups_no_work);
+		CHECK_EQ(weft_rt_stop(rt), 0);
+	}
+}
+
+/* ---- spawn records drift from the spawner to the workers that run its tasks: the
+ * magazine depot (runtime/gorec.c) must hand every record back, once, round after round;
+ * ASan's leak check covers the depot's teardown ---- */
+struct fan {
+	weft_wg wg;
+	_Atomic long ran;
+	unsigned n;
+};
+
+static void fan_leaf(void *arg)
+{
+	struct fan *f = arg;
+	atomic_fetch_add_explicit(&f->ran, 1, memory_order_relaxed);
+	weft_wg_done(&f->wg);
+}
+
+static void fan_root(void *arg)
+{
+	struct fan *f = arg;
+	for (unsigned i = 0; i < f->n; i++)
+		if (weft_go(NULL, fan_leaf, f) != 0)
+			fan_leaf(f);
+	weft_wg_done(&f->wg);
+}
+
+WEFT_STRESS(spawn_records_recycled_across_workers)
+{
+	for (unsigned workers = 1; workers <= 4; workers *= 2) {
+		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
+		struct fan f = { .n = (unsigned)weft_test_scale(3000) };
+		long total = 0;
+		for (int round = 0; round < 20; round++) {
+			weft_wg_init(&f.wg);
+			weft_wg_add(&f.wg, (int)f.n + 1);
+			CHECK_EQ(weft_go(rt, fan_root, &f), 0);
+			CHECK_EQ(weft_wg_wait(&f.wg, NULL), 0);
+			total += f.n;
+			CHECK_EQ(atomic_load(&f.ran), total); /* every task ran exactly once */
+		}
+		printf("  %u workers: %ld tasks in 20 fan-outs\n", workers, total);
+		CHECK_EQ(weft_rt_stop(rt), 0);
+	}
+}
+
+/* ---- a spawner that never returns to its loop: the task it spawns can run only on a peer,
+ * which is idle, spinning or asleep, or on its way to sleep (the gap before the spawn lands
+ * on every phase of park.c's protocol). A lost wake-up (park.c: S2 against P3, the
+ * asymmetric barrier) leaves the child unrun: the check below fails after 10 s ---- */
+struct busy_spawn {
+	weft_wg done;
+	uint64_t gap_ns;
+	_Atomic uint32_t child_ran;
+	_Atomic int lost;
+};
+
+static void busy_child(void *arg)
+{
+	struct busy_spawn *b = arg;
+	/* Release: pairs with the spawner's acquire load. */
+	atomic_store_explicit(&b->child_ran, 1, memory_order_release);
+}
+
+static void busy_spawner(void *arg)
+{
+	struct busy_spawn *b = arg;
+	uint64_t t0 = weft_now_ns();
+	while (weft_now_ns() - t0 < b->gap_ns) /* stays busy: the peers go idle meanwhile */
+		weft_cpu_relax();
+	CHECK_EQ(weft_go(NULL, busy_child, b), 0);
+	t0 = weft_now_ns();
+	unsigned spins = 0;
+	/* Acquire: pairs with the child's release store. Never blocks: this worker does not
+	 * go back to its loop, so only a peer can run the child. sched_yield lets a peer on
+	 * the same CPU run (taskset -c 0). */
+	while (atomic_load_explicit(&b->child_ran, memory_order_acquire) == 0) {
+		if (++spins % 64 == 0)
+			sched_yield();
+		if (weft_now_ns() - t0 > 10000000000ull) {
+			atomic_store(&b->lost, 1);
+			break;
+		}
+	}
+	weft_wg_done(&b->done);
+}
+
+WEFT_STRESS(busy_spawner_wakes_a_sleeping_peer)
+{
+	uint64_t rng = 99;
+	for (unsigned workers = 2; workers <= 4; workers *= 2) {
+		weft_rt *rt = start_rt(workers, WEFT_SCHED_STEAL);
+		uint64_t rounds = weft_test_scale(1500);
+		struct busy_spawn b;
+		weft_wg_init(&b.done);
+		atomic_init(&b.lost, 0);
+		for (uint64_t r = 0; r < rounds && atomic_load(&b.lost) == 0; r++) {
+			/* 0..120 us: shorter and longer than the idle spin before a park (the
+			 * spawn meets a peer in every phase); one round in four 200..400 us, so
+			 * that the peers are surely asleep (the spawn alone must wake one). */
+			uint64_t x = weft_test_rand(&rng);
+			b.gap_ns = x % 4 == 0 ? 200000 + x / 4 % 200000 : x / 4 % 120000;
+			atomic_store(&b.child_ran, 0);
+			weft_wg_add(&b.done, 1);
+			CHECK_EQ(weft_go(rt, busy_spawner, &b), 0);
+			CHECK_EQ(weft_wg_wait(&b.done, NULL), 0);
+		}
+		CHECK_EQ(atomic_load(&b.lost), 0); /* a spawned task waited 10 s for a worker */
+		weft_rt_counters st;
+		CHECK_EQ(weft_rt_stats(rt, &st), 0);
+		printf("%u workers: %llu busy spawns, %llu worker parks\n", workers,
+		       (unsigned long long)rounds, (unsigned long long)st.total.parks);
 		CHECK_EQ(weft_rt_stop(rt), 0);
 	}
 }

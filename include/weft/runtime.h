@@ -62,6 +62,11 @@ WEFT_API void weft_rt_config_init(weft_rt_config *cfg);
  * weft_rt_start - start a runtime and its worker threads.
  * Returns: 0, EINVAL (rt NULL, a bad config field), ENOMEM, EAGAIN (threads).
  * Allocates: the runtime, one deque per worker. Thread-safety: any thread.
+ * The first start in a process registers it for membarrier(2)'s private expedited
+ * command when the kernel offers it: a worker about to sleep issues one (an interrupt to
+ * each CPU running one of the process's threads, a few to tens of microseconds), so that
+ * spawning never needs a memory fence to be sure an idle worker sees the task. Setting
+ * WEFT_RT_NO_MEMBARRIER=1 in the environment keeps a fence on both sides instead.
  */
 WEFT_API int weft_rt_start(weft_rt **rt, const weft_rt_config *cfg);
 
@@ -84,7 +89,8 @@ WEFT_API weft_rt *weft_rt_current(void);
  * Returns: 0, EINVAL (fn NULL, or rt NULL outside a runtime), ESHUTDOWN (rt is stopping;
  *   a task spawned by a running task while stop drains may still be accepted), ENOMEM.
  * Ordering: what the caller wrote before weft_go is visible to fn.
- * Allocates: a small task record (recycled per worker); never a stack.
+ * Allocates: a small task record (recycled per worker, and through a runtime-wide depot
+ *   of batches when tasks run on other workers than their spawner); never a stack.
  * Thread-safety: any thread. Blocking: never.
  */
 WEFT_API int weft_go(weft_rt *rt, void (*fn)(void *), void *arg);
