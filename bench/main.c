@@ -235,9 +235,9 @@ static int run_suite(const bench_suite *s, bench_results *r, const bench_cfg *cf
 	bench_shape shapes[256];
 	size_t nsh = s->shapes(cfg, shapes, 256);
 	int failures = 0;
+	size_t first = r->nfigs;
 	for (size_t si = 0; si < nsh; si++) {
 		const bench_shape *sh = &shapes[si];
-		size_t first = r->nfigs;
 		for (size_t k = 0; k < s->nimpls; k++) {
 			const bench_impl *im = &s->impls[k];
 			if (!impl_selected(cfg, im))
@@ -265,37 +265,39 @@ static int run_suite(const bench_suite *s, bench_results *r, const bench_cfg *cf
 				snprintf(f->note, sizeof f->note, "%s", why);
 			}
 		}
-		/* Repeats outermost, implementations inside: drift on a shared machine spreads
-		 * over every implementation instead of biasing the one that ran last. */
-		for (unsigned rep = 0; rep < cfg->repeat; rep++)
-			for (size_t fi = first; fi < r->nfigs; fi++) {
-				bench_figure *f = &r->figs[fi];
-				if (f->status != FIG_OK)
-					continue;
-				progress(show, s->name, sh->variant, f->impl->name, sh, rep,
-					 cfg->repeat, (*done)++, total);
-				char err[256] = "";
-				if (bench_run_once(f->impl, sh, cfg, &f->samples[f->nsamples],
-						   &f->hist, err, sizeof err)) {
-					f->status = FIG_FAILED;
-					snprintf(f->note, sizeof f->note, "%s", err);
-					if (show)
-						fprintf(stderr, "\r\033[K");
-					fprintf(stderr, "weft-bench: FAILED %s [%s] %s threads=%u: %s\n",
-						s->name, sh->variant, f->impl->name, sh->threads, err);
-					failures++;
-					continue;
-				}
-				f->nsamples++;
-			}
+	}
+	/* Repeats outermost, then every shape and implementation: drift on a shared machine
+	 * spreads over all of them instead of biasing whichever ran last, so ratios between
+	 * rows (2 workers against 1, 8 threads against 2) are as fair as those within one. */
+	for (unsigned rep = 0; rep < cfg->repeat; rep++)
 		for (size_t fi = first; fi < r->nfigs; fi++) {
 			bench_figure *f = &r->figs[fi];
-			double mops[1024];
-			size_t n = f->nsamples < 1024 ? f->nsamples : 1024;
-			for (size_t k = 0; k < n; k++)
-				mops[k] = f->samples[k].mops;
-			bench_summarize(mops, n, &f->sum);
+			const bench_shape *sh = &f->shape;
+			if (f->status != FIG_OK)
+				continue;
+			progress(show, s->name, sh->variant, f->impl->name, sh, rep, cfg->repeat,
+				 (*done)++, total);
+			char err[256] = "";
+			if (bench_run_once(f->impl, sh, cfg, &f->samples[f->nsamples], &f->hist,
+					   err, sizeof err)) {
+				f->status = FIG_FAILED;
+				snprintf(f->note, sizeof f->note, "%s", err);
+				if (show)
+					fprintf(stderr, "\r\033[K");
+				fprintf(stderr, "weft-bench: FAILED %s [%s] %s threads=%u: %s\n",
+					s->name, sh->variant, f->impl->name, sh->threads, err);
+				failures++;
+				continue;
+			}
+			f->nsamples++;
 		}
+	for (size_t fi = first; fi < r->nfigs; fi++) {
+		bench_figure *f = &r->figs[fi];
+		double mops[1024];
+		size_t n = f->nsamples < 1024 ? f->nsamples : 1024;
+		for (size_t k = 0; k < n; k++)
+			mops[k] = f->samples[k].mops;
+		bench_summarize(mops, n, &f->sum);
 	}
 	return failures;
 }
