@@ -79,7 +79,8 @@ struct timer {
 enum { FORK_PENDING = 0, FORK_WAITING = 1, FORK_DONE = 2 };
 #define FORK_MAGIC 0x77e4f7a5u
 
-/* Counters written only by the worker's own thread (relaxed), read by weft_rt_stats. */
+/* Counters written only by the worker's own thread (relaxed), read by weft_rt_stats.
+ * tasks_run counts fork tasks; weft_rt_stats adds the spawned ones (worker->completed). */
 struct worker_counters {
 	_Atomic uint64_t tasks_run, steals_attempted, steals, parks, wakeups_no_work;
 	_Atomic uint64_t fiber_parks, fiber_switches;
@@ -100,7 +101,7 @@ struct worker {
 	bool shared; /* rt->cfg.scheduler == WEFT_SCHED_SHARED, kept here for weft_fork/join */
 	/* Owner-private scheduling state. */
 	_Alignas(WEFT_PADDING) uint64_t rng; /* victim order */
-	uint32_t tick; /* scheduling ticks: the injection queue goes first every 61st */
+	uint32_t tick; /* loop rounds until the injection queue goes first (every 61st) */
 	uint32_t timer_tick; /* loop rounds: timers are checked every 16th */
 	bool searching;
 	/* Free go_task records (gorec.c): owner only. */
@@ -295,10 +296,11 @@ extern bool weft_park_membarrier_; /* the asymmetric barrier is on (park.c); rea
 void weft_park_barrier_init(void); /* weft_rt_start, before the workers start */
 void weft_park_notify_slow_(weft_rt *rt);
 
-/* S2-S4 of park.c's protocol, after an item was made visible (S1); `fence`: S2 (the light
- * side of park.c's asymmetric barrier), omitted only where a missed wake costs parallelism
- * alone (weft_fork, the loop's best-effort wake). Inline: the common case is two loads. */
-static inline void weft_park_notify(weft_rt *rt, bool fence)
+/* S2-S3 of park.c's protocol, after an item was made visible (S1): true when S4
+ * (weft_park_notify_slow_) must follow. `fence`: S2 (the light side of park.c's asymmetric
+ * barrier), omitted only where a missed wake costs parallelism alone (weft_fork, the
+ * loop's best-effort wake). Inline: the common case is two loads. */
+static inline bool weft_park_notify_needed(weft_rt *rt, bool fence)
 {
 	if (fence) {
 		if (weft_park_membarrier_)
@@ -309,10 +311,15 @@ static inline void weft_park_notify(weft_rt *rt, bool fence)
 			atomic_thread_fence(memory_order_seq_cst); /* S2: pairs with P3 */
 	}
 	/* Relaxed: ordered by S2 (or best effort without it). */
-	if (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) != 0 ||
-	    atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0)
-		return;
-	weft_park_notify_slow_(rt);
+	return atomic_load_explicit(&rt->nsearching, memory_order_relaxed) == 0 &&
+	       atomic_load_explicit(&rt->nidle, memory_order_relaxed) != 0;
+}
+
+/* S2-S4 of park.c's protocol (see weft_park_notify_needed). */
+static inline void weft_park_notify(weft_rt *rt, bool fence)
+{
+	if (weft_park_notify_needed(rt, fence))
+		weft_park_notify_slow_(rt);
 }
 void weft_park_notify_sc(weft_rt *rt); /* after a seq_cst RMW that published the item */
 void weft_park_idle(struct worker *w);

@@ -32,7 +32,9 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct worker_counters *c = &rt->workers[i]->c;
 		weft_rt_worker_counters s = {
-			.tasks_run = rd(&c->tasks_run),
+			/* Fork tasks count in tasks_run, spawned ones in completed only
+			 * (worker.c, run_go: one counter per task on the hot path). */
+			.tasks_run = rd(&c->tasks_run) + rd(&rt->workers[i]->completed),
 			.steals_attempted = rd(&c->steals_attempted),
 			.steals = rd(&c->steals),
 			.parks = rd(&c->parks),

@@ -31,31 +31,70 @@ static void count_run(struct worker *w)
 			      memory_order_relaxed);
 }
 
-/* Spawn from a worker of rt: the task goes on this worker's deque. */
-static int go_inside(struct worker *w, void (*fn)(void *), void *arg)
+/* The tail of a spawn that found a worker to wake: out of line, and a tail call from the
+ * fast path, which then calls nothing itself (no callee-saved registers to spill). */
+static __attribute__((noinline)) int go_notify_slow(weft_rt *rt)
+{
+	weft_park_notify_slow_(rt);
+	return 0;
+}
+
+/* Spawn from a worker of rt, off the fast path: no free record, the shared scheduler, or a
+ * deque that must grow. */
+static __attribute__((noinline)) int go_inside_slow(struct worker *w, void (*fn)(void *),
+						    void *arg)
 {
 	weft_rt *rt = w->rt;
-	/* Relaxed: best effort; a spawn racing stop's start is accepted and run (this task is
-	 * live, so stop's quiescence check still counts what it spawns). */
-	if (atomic_load_explicit(&rt->closing, memory_order_relaxed))
-		return ESHUTDOWN;
 	struct go_task *g = weft_gorec_get(w);
 	if (g == NULL)
 		return ENOMEM;
 	g->fn = fn;
 	g->arg = arg;
 	void *item = item_make(g, ITEM_GO);
-	bool shared = rt->cfg.scheduler == WEFT_SCHED_SHARED;
-	/* Published at once (unlike a fork's push): an idle worker must be able to see it. */
-	int r = shared ? weft_inject_push(&rt->inject, item)
+	int r = w->shared ? weft_inject_push(&rt->inject, item)
 	    : deque_push_fast(w->deque, item, true) ? 0
 						    : weft_deque_push_grow_(w->deque, item, true);
-	if (r != 0 && !shared)
+	if (r != 0 && !w->shared)
 		r = weft_inject_push(&rt->inject, item);
 	if (r != 0) {
 		weft_gorec_put(w, g);
 		return r;
 	}
+	/* Release: as in go_inside (pairs with the acquire in rt_quiescent). */
+	atomic_store_explicit(&w->spawned,
+			      atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
+			      memory_order_release);
+	weft_park_notify(rt, true); /* with the fence: as in go_inside */
+	return 0;
+}
+
+/*
+ * Spawn from a worker of rt: the task goes on this worker's deque. The fast path (a free
+ * record, room in the deque, the stealing scheduler) calls nothing but a tail call.
+ */
+static inline __attribute__((always_inline)) int go_inside(struct worker *w,
+							    void (*fn)(void *), void *arg)
+{
+	weft_rt *rt = w->rt;
+	/* Relaxed: best effort; a spawn racing stop's start is accepted and run (this task is
+	 * live, so stop's quiescence check still counts what it spawns). */
+	if (atomic_load_explicit(&rt->closing, memory_order_relaxed))
+		return ESHUTDOWN;
+	struct go_task *g = w->free_tasks;
+	if (__builtin_expect(g == NULL || w->shared, 0))
+		return go_inside_slow(w, fn, arg);
+	/* weft_gorec_get inline, split around the push: the record's fields are written
+	 * before the push publishes it; it leaves the free list only once the push succeeded
+	 * (a full deque leaves it there for go_inside_slow). `next` is read before the push: a
+	 * thief that runs the task writes it when it frees the record to its own list. */
+	struct go_task *next = g->next;
+	g->fn = fn;
+	g->arg = arg;
+	/* Published at once (unlike a fork's push): an idle worker must be able to see it. */
+	if (__builtin_expect(!deque_push_fast(w->deque, item_make(g, ITEM_GO), true), 0))
+		return go_inside_slow(w, fn, arg);
+	w->free_tasks = next;
+	w->free_count--;
 	/* Release: pairs with the acquire in rt_quiescent (after the push: a completion can
 	 * only be counted after its spawn, and stop reads completions first). */
 	atomic_store_explicit(&w->spawned,
@@ -63,12 +102,13 @@ static int go_inside(struct worker *w, void (*fn)(void *), void *arg)
 			      memory_order_release);
 	/* With the fence (unlike weft_fork, whose joiner always runs or helps): the spawner
 	 * may never block, and an idle worker must not miss the task. */
-	weft_park_notify(rt, true);
+	if (__builtin_expect(weft_park_notify_needed(rt, true), 0))
+		return go_notify_slow(rt);
 	return 0;
 }
 
 /* Spawn from outside: count the task under the closed bit, then inject it. */
-static int go_outside(weft_rt *rt, void (*fn)(void *), void *arg)
+static __attribute__((noinline)) int go_outside(weft_rt *rt, void (*fn)(void *), void *arg)
 {
 	struct go_task *g = weft_mem_alloc(sizeof(struct go_task), 16);
 	if (g == NULL)

@@ -34,7 +34,8 @@
  * Fibers migrate: the worker a task runs on may change across any call that can block. The
  * thread-local `self` is therefore read through weft_worker_self(), which is noinline and
  * opaque to the optimiser, and re-read after every such call; no function here keeps a
- * struct worker * across a call that may switch fibers.
+ * struct worker * across a call that may switch fibers (the loop keeps one across rounds,
+ * re-read after each item it runs).
  */
 #include <errno.h>
 #include <sched.h>
@@ -77,8 +78,15 @@ static inline uint64_t rng_next(uint64_t *s)
 	return x;
 }
 
-/* w: the calling worker (nothing switched since the caller read it). */
-static void run_go(struct worker *w, struct go_task *g)
+/*
+ * Run a spawned task. w: the calling worker (nothing switched since the caller read it).
+ * Returns the worker the caller runs on afterwards (fn may block and migrate its fiber),
+ * so that the loop reads the thread-local worker once per task.
+ * Counted in w->completed only: weft_rt_stats adds completed to tasks_run (stats.c), so a
+ * spawned task costs one counter, not two.
+ */
+static inline __attribute__((always_inline)) struct worker *run_go(struct worker *w,
+								    struct go_task *g)
 {
 	void (*fn)(void *) = g->fn;
 	void *arg = g->arg;
@@ -90,7 +98,7 @@ static void run_go(struct worker *w, struct go_task *g)
 	atomic_store_explicit(&w->completed,
 			      atomic_load_explicit(&w->completed, memory_order_relaxed) + 1,
 			      memory_order_release);
-	count(&w->c.tasks_run);
+	return w;
 }
 
 void weft_run_item(struct worker *w, void *item, bool stolen)
@@ -220,6 +228,14 @@ static void *yield_take(struct worker *w)
 	return sf != NULL ? item_make(sf, ITEM_FIBER) : NULL;
 }
 
+/* find_local once the worker's own deque came up empty: the injection queue, then the
+ * yield list (out of line: the loop's common case never gets here). */
+static __attribute__((noinline)) void *find_local_rest(struct worker *w)
+{
+	void *item = weft_inject_pop(&w->rt->inject);
+	return item != NULL ? item : yield_take(w);
+}
+
 /* One pass over the other workers in a random order. */
 static void *steal_round(struct worker *w)
 {
@@ -239,36 +255,55 @@ static void *steal_round(struct worker *w)
 	return NULL;
 }
 
-/* Owner only: w's deque certainly holds nothing, so that the pop's seq_cst fence can be
- * skipped (every yield and every idle round came here with an empty deque). Only the owner
- * adds items and top only grows, so a stale top can only make this answer false. */
-static inline bool deque_surely_empty(weft_deque *d)
+/*
+ * Owner only: the newest item of w's deque (deque_pop_fast), skipping the public pop and
+ * its seq_cst fence when the deque certainly holds nothing (every yield and every idle
+ * round comes here with an empty deque). Invariants: only the owner adds items and moves
+ * bottom and pbot; top only grows, so a stale top can only make "empty" look false, never
+ * true. The loads of pbot and bottom are shared by the emptiness test and the pop.
+ */
+static inline void *deque_pop_local(weft_deque *d)
 {
-	/* Relaxed: bottom is written by this thread only; top, see above. */
+	int64_t p = d->pbot;
+	/* Relaxed: bottom and array are written by this thread only. */
 	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-	return d->pbot == b && atomic_load_explicit(&d->top, memory_order_relaxed) >= b;
+	if (p > b) { /* a private item: owner-only slots, no fence */
+		deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
+		d->pbot = p - 1;
+		/* Relaxed: a private slot, written by this thread only. */
+		return atomic_load_explicit(&a->slots[(p - 1) & a->mask], memory_order_relaxed);
+	}
+	/* Relaxed: see above (p == b: no private items). */
+	if (atomic_load_explicit(&d->top, memory_order_relaxed) >= b)
+		return NULL;
+	void *x = deque_pop_public(d);
+	d->pbot = atomic_load_explicit(&d->bottom, memory_order_relaxed); /* relaxed: ours */
+	return x;
 }
 
-static void *find_local(struct worker *w)
+/* Inline into the loop: it runs once per task. */
+static inline __attribute__((always_inline)) void *find_local(struct worker *w)
 {
 	weft_rt *rt = w->rt;
 	void *item;
-	if (rt->cfg.scheduler == WEFT_SCHED_SHARED)
+	if (__builtin_expect(w->shared, 0))
 		return weft_inject_pop(&rt->inject);
-	if (++w->tick % 61 == 0 && ((item = weft_inject_pop(&rt->inject)) != NULL ||
-				    (item = yield_take(w)) != NULL))
-		return item;
+	/* Every 61st tick (a count-down: no division on the hot path). */
+	if (__builtin_expect(w->tick-- == 0, 0)) {
+		w->tick = 60;
+		if ((item = weft_inject_pop(&rt->inject)) != NULL ||
+		    (item = yield_take(w)) != NULL)
+			return item;
+	}
 	if ((item = weft_fibers_take_handoff(w)) != NULL) /* fibers.c: the hand-off */
 		return item;
 	/* Relaxed load as a cheap emptiness check; acq_rel exchange pairs with the push. */
 	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
 	    (item = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL)
 		return item;
-	if (!deque_surely_empty(w->deque) && (item = deque_pop_fast(w->deque)) != NULL)
+	if ((item = deque_pop_local(w->deque)) != NULL)
 		return item;
-	if ((item = weft_inject_pop(&rt->inject)) != NULL)
-		return item;
-	return yield_take(w);
+	return find_local_rest(w);
 }
 
 /* Search other workers for a while; NULL when nothing turned up. */
@@ -327,29 +362,43 @@ static bool idle_spin(struct worker *w)
 	}
 }
 
+/* find_local out of line, for the loop's rare second look (after firing timers). */
+static __attribute__((noinline)) void *find_local_again(struct worker *w)
+{
+	return find_local(w);
+}
+
+/*
+ * The loop reads the thread-local worker once per task: at the top of the first round, and
+ * then from what running the last item left (run_go returns the re-read worker; a fork
+ * task or anything else re-reads it after running). A fiber resumed by weft_run_item does
+ * not return here; the fiber that runs this loop again later comes back through the
+ * re-read after its own item.
+ */
 void weft_worker_loop(void)
 {
 	bool woke = false;
+	struct worker *w = weft_worker_self();
 	for (;;) {
-		struct worker *w = weft_worker_self(); /* re-read: tasks may migrate fibers */
 		weft_rt *rt = w->rt;
 		bool stolen = false;
 		/* Timers: every 16th round (a clock read costs tens of ns) and before looking
 		 * elsewhere. Relaxed: a hint; timers are fired under their lock. */
 		bool timers = atomic_load_explicit(&w->timer_next, memory_order_relaxed) !=
 			      WEFT_NO_DEADLINE;
-		if (timers && (++w->timer_tick & 15) == 0)
+		if (__builtin_expect(timers, 0) && (++w->timer_tick & 15) == 0)
 			weft_timers_run(w, weft_now_ns());
 		void *item = find_local(w);
 		if (item == NULL && timers) {
 			weft_timers_run(w, weft_now_ns());
-			item = find_local(w);
+			item = find_local_again(w);
 		}
 		if (item == NULL)
 			item = find_remote(w, &stolen);
 		if (item != NULL) {
 			woke = false;
-			weft_park_leave_searching(w);
+			if (__builtin_expect(w->searching, 0))
+				weft_park_leave_searching(w);
 			/* More local work and sleepers: let one of them steal (best effort: S3
 			 * without S2, as weft_park_notify(rt, false), the cheap loads first).
 			 * Relaxed: hints. */
@@ -357,7 +406,12 @@ void weft_worker_loop(void)
 			    atomic_load_explicit(&rt->nsearching, memory_order_relaxed) == 0 &&
 			    weft_deque_size_hint(w->deque) != 0)
 				weft_park_notify_slow_(rt);
-			weft_run_item(w, item, stolen);
+			if (item_tag(item) == ITEM_GO) {
+				w = run_go(w, item_ptr(item)); /* the common case, inline */
+			} else {
+				weft_run_item(w, item, stolen);
+				w = weft_worker_self(); /* re-read: the item may have migrated */
+			}
 			continue;
 		}
 		if (woke)
@@ -373,5 +427,8 @@ void weft_worker_loop(void)
 		}
 		weft_park_idle(w);
 		woke = true;
+		/* The worker's own thread slept on its own stack here: no migration, but
+		 * re-read anyway (cheap, and safe whatever park_idle becomes). */
+		w = weft_worker_self();
 	}
 }
