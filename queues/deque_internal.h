@@ -62,8 +62,12 @@ static inline bool deque_push_fast(weft_deque *d, void *item, bool publish)
 	/* relaxed: only the owner writes bottom */
 	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
 	/* relaxed: a hint (a missed request costs parallelism only, see above) */
-	if (publish || t >= b || atomic_load_explicit(&d->want, memory_order_relaxed)) {
-		atomic_store_explicit(&d->want, false, memory_order_relaxed);
+	bool want = atomic_load_explicit(&d->want, memory_order_relaxed);
+	if (publish || t >= b || want) {
+		/* Cleared only when set: want shares top's line, which thieves CAS; a store on
+		 * every publishing push would pull that line away from them each time. */
+		if (want)
+			atomic_store_explicit(&d->want, false, memory_order_relaxed);
 		/* release: pairs with the acquire load of bottom in steal: a thief that sees
 		 * p + 1 sees the slots and everything the owner wrote before pushing (the
 		 * paper's release fence) */
