@@ -59,11 +59,10 @@ static inline bool deque_push_fast(weft_deque *d, void *item, bool publish)
 	/* relaxed: published by a release store of bottom (below, or later) */
 	atomic_store_explicit(&a->slots[p & a->mask], item, memory_order_relaxed);
 	d->pbot = p + 1;
-	/* relaxed: only the owner writes bottom */
-	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
 	/* relaxed: a hint (a missed request costs parallelism only, see above) */
 	bool want = atomic_load_explicit(&d->want, memory_order_relaxed);
-	if (publish || t >= b || want) {
+	/* relaxed: only the owner writes bottom (read only when publish does not decide) */
+	if (publish || want || t >= atomic_load_explicit(&d->bottom, memory_order_relaxed)) {
 		/* Cleared only when set: want shares top's line, which thieves CAS; a store on
 		 * every publishing push would pull that line away from them each time. */
 		if (want)

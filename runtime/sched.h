@@ -80,7 +80,8 @@ enum { FORK_PENDING = 0, FORK_WAITING = 1, FORK_DONE = 2 };
 #define FORK_MAGIC 0x77e4f7a5u
 
 /* Counters written only by the worker's own thread (relaxed), read by weft_rt_stats.
- * tasks_run counts fork tasks; weft_rt_stats adds the spawned ones (worker->completed). */
+ * tasks_run counts fork tasks, on the worker a task starts on, when it starts; weft_rt_stats
+ * adds the spawned ones (worker->completed, counted when they finish). */
 struct worker_counters {
 	_Atomic uint64_t tasks_run, steals_attempted, steals, parks, wakeups_no_work;
 	_Atomic uint64_t fiber_parks, fiber_switches;

@@ -243,8 +243,8 @@ static __attribute__((noinline)) int join_slow(weft_task *t)
 		w = weft_worker_self(); /* re-read: helping may have migrated this fiber */
 		void *item = shared ? NULL : deque_pop_fast(w->deque);
 		if (item == mine) {
+			count_run(w); /* before fn: see weft_join */
 			t->fn(t);
-			count_run(weft_worker_self());
 			break;
 		}
 		if (item != NULL) {
@@ -296,8 +296,10 @@ int weft_join(weft_task *t)
 	    atomic_load_explicit(&t->state, memory_order_acquire) != FORK_DONE) {
 		void *item = deque_pop_fast(w->deque);
 		if (__builtin_expect(item == item_make(t, ITEM_FORK), 1)) {
+			/* Counted before fn, on the worker it starts on (w is current here): after
+			 * fn it would have to be re-read (fn may migrate), a call per task. */
+			count_run(w);
 			t->fn(t);
-			count_run(weft_worker_self());
 			t->magic = 0;
 			return 0;
 		}

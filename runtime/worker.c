@@ -109,8 +109,8 @@ void weft_run_item(struct worker *w, void *item, bool stolen)
 		/* Relaxed: a hint for the joiner's leapfrogging only. */
 		atomic_store_explicit(&t->thief, stolen ? (int32_t)w->index : -1,
 				      memory_order_relaxed);
+		count(&w->c.tasks_run); /* before fn, on the current worker (as weft_join) */
 		t->fn(t);
-		count(&weft_worker_self()->c.tasks_run);
 		weft_fork_complete(t);
 		break;
 	}
