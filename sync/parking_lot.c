@@ -255,9 +255,13 @@ static inline int lot_park_held(const void *key, const lot_check *c, const weft_
 	}
 	lot_enqueue(b, &w);
 	w.lot_lock = &b->lock;
+	/* Woken: by a weft_unpark, whose reason is 0 (with no ctx, no weft_lot_cancel can have
+	 * dequeued w), so there is no need to read w.reason. */
 	if (ops->park_held(&w, WEFT_NO_DEADLINE) == 0)
-		return w.reason;
-	return lot_leave(lot_bucket_of(key), &w, ETIMEDOUT); /* (no deadline: not expected) */
+		return 0;
+	/* (No deadline: not expected.) The bucket from w.addr, not from b or key: neither has
+	 * to be kept in a register across the park. */
+	return lot_leave(lot_bucket_of(w.addr), &w, ETIMEDOUT);
 }
 
 /* The parker of this thread, if this park goes to lot_park_held. */
