@@ -31,14 +31,15 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 	uint64_t created = 0, destroyed = 0, parks = 0, resumes = 0;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct worker_counters *c = &rt->workers[i]->c;
+		uint64_t handoffs = rd(&c->fiber_handoffs); /* a park, a resume, a switch each */
 		weft_rt_worker_counters s = {
 			.tasks_run = rd(&c->tasks_run),
 			.steals_attempted = rd(&c->steals_attempted),
 			.steals = rd(&c->steals),
 			.parks = rd(&c->parks),
 			.wakeups_no_work = rd(&c->wakeups_no_work),
-			.fiber_parks = rd(&c->fiber_parks),
-			.fiber_switches = rd(&c->fiber_switches),
+			.fiber_parks = rd(&c->fiber_parks) + handoffs,
+			.fiber_switches = rd(&c->fiber_switches) + handoffs,
 		};
 		if (i < WEFT_RT_STATS_WORKERS)
 			stats->worker[i] = s;
@@ -46,7 +47,7 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 		created += rd(&c->fibers_created);
 		destroyed += rd(&c->fibers_destroyed);
 		parks += s.fiber_parks;
-		resumes += rd(&c->fiber_resumes);
+		resumes += rd(&c->fiber_resumes) + handoffs;
 		parks += rd(&c->fiber_yields);
 	}
 	stats->fibers = created > destroyed ? created - destroyed : 0;
