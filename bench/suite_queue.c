@@ -318,7 +318,8 @@ static int q_verify(void *p, bench_thread *th, unsigned n, char *err, size_t len
 	if (n_ == want_n && sum == want_sum && sq == want_sq && bad == 0 && order == 0)
 		return 0;
 	snprintf(err, len, "queue lost, duplicated or reordered items: pushed %llu, popped %llu "
-			   "(sums %s, sums of squares %s), %llu garbage, %llu out of producer order",
+			   "(sums %s, sums of squares %s), %llu garbage, "
+			   "%llu out of producer order",
 		 (unsigned long long)want_n, (unsigned long long)n_,
 		 sum == want_sum ? "equal" : "differ", sq == want_sq ? "equal" : "differ",
 		 (unsigned long long)bad, (unsigned long long)order);

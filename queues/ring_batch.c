@@ -21,8 +21,9 @@
  * p + 1 lies one line (stride = cells per line) after the cell of p, except where the line
  * index wraps to 0, once every `lines` positions. Both passes (the count, then the fill)
  * therefore walk segments: the first cell of a segment is found with weft_mpmc_cell_at_,
- * the rest by adding the stride, so a cell costs a load, a compare and the loop (count) or
- * two stores and a load (fill); no cell addresses are kept between the passes.
+ * the rest by adding the stride, two cells per round, so a cell costs a load and a compare
+ * (count) or two stores and a load (fill) plus half a round of loop; no cell addresses are
+ * kept between the passes.
  *
  * The ring's geometry is copied into a local first: the acquire loads would otherwise make
  * the compiler reload it from the shared struct for every cell.
@@ -63,16 +64,27 @@ static inline size_t mpmc_reserve(const weft_mpmc_geom *g, _Atomic size_t *end, 
 			weft_mpmc_cell *c = weft_mpmc_cell_at_(g, want - off);
 			size_t seg = mpmc_seg(g, want - off);
 			size_t seg_end = seg < stop - want ? want + seg : stop;
-			do {
-				/* Acquire: pairs with the release store of seq by the pop (for a
-				 * push) or push (for a pop) that last handed this cell over, as in
-				 * the single operations, so its use of the item happens before
-				 * ours. */
+			/* Acquire (each load below): pairs with the release store of seq by the
+			 * pop (for a push) or push (for a pop) that last handed this cell over,
+			 * as in the single operations, so its use of the item happens before
+			 * ours. Two cells per round (an odd one first): fewer loop branches. */
+			if ((seg_end - want) & 1) {
 				seq = atomic_load_explicit(&c->seq, memory_order_acquire);
 				if (seq != want)
 					goto counted;
 				c += stride;
-			} while (++want != seg_end);
+				want++;
+			}
+			for (; want != seg_end; want += 2, c += 2 * stride) {
+				seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+				if (seq != want)
+					goto counted;
+				seq = atomic_load_explicit(&c[stride].seq, memory_order_acquire);
+				if (seq != want + 1) {
+					want++;
+					goto counted;
+				}
+			}
 		}
 	counted:;
 		size_t k = want - (pos + off);
@@ -107,13 +119,20 @@ int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 			weft_mpmc_cell *c = weft_mpmc_cell_at_(&g, p);
 			size_t seg = mpmc_seg(&g, p);
 			size_t seg_end = seg < stop - p ? p + seg : stop;
-			do {
+			/* Release (each seq store): pairs with the acquire load in
+			 * weft_mpmc_pop / mpmc_reserve: the item is written before the cell
+			 * says so. Two cells per round, as in the count. */
+			if ((seg_end - p) & 1) {
 				c->item = *src++;
-				/* Release: pairs with the acquire load in weft_mpmc_pop /
-				 * mpmc_reserve: the item is written before the cell says so. */
 				atomic_store_explicit(&c->seq, ++p, memory_order_release);
 				c += stride;
-			} while (p != seg_end);
+			}
+			for (; p != seg_end; p += 2, src += 2, c += 2 * stride) {
+				c->item = src[0];
+				atomic_store_explicit(&c->seq, p + 1, memory_order_release);
+				c[stride].item = src[1];
+				atomic_store_explicit(&c[stride].seq, p + 2, memory_order_release);
+			}
 		}
 		if (k < MPMC_RUN_MAX || (size_t)(src - items) == n)
 			break; /* a short run: the next cell was busy (or all went in) */
@@ -135,13 +154,20 @@ int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 			weft_mpmc_cell *c = weft_mpmc_cell_at_(&g, p);
 			size_t seg = mpmc_seg(&g, p);
 			size_t seg_end = seg < stop - p ? p + seg : stop;
-			do {
+			/* Release (each seq store): pairs with the acquire load of the next
+			 * lap's push: our read of the item happens before its overwrite. */
+			if ((seg_end - p) & 1) {
 				*dst++ = c->item;
-				/* Release: pairs with the acquire load of the next lap's push: our
-				 * read of the item happens before its overwrite. */
-				atomic_store_explicit(&c->seq, p + size, memory_order_release);
+				atomic_store_explicit(&c->seq, p++ + size, memory_order_release);
 				c += stride;
-			} while (++p != seg_end);
+			}
+			for (; p != seg_end; p += 2, dst += 2, c += 2 * stride) {
+				dst[0] = c->item;
+				atomic_store_explicit(&c->seq, p + size, memory_order_release);
+				dst[1] = c[stride].item;
+				atomic_store_explicit(&c[stride].seq, p + 1 + size,
+						      memory_order_release);
+			}
 		}
 		if (k < MPMC_RUN_MAX || (size_t)(dst - items) == n)
 			break;

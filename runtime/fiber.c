@@ -36,7 +36,7 @@ struct weft_fiber {
 	void *sp;	  /* saved stack pointer while suspended (assembly switch) */
 	weft_fiber_fn fn; /* the body, and its argument */
 	void *arg;
-	weft_fiber *switch_from; /* who last switched to this fiber (for ASan bookkeeping) */
+	weft_fiber *switch_from; /* who last switched to this fiber (ASan builds only write it) */
 	char *map;		 /* the mapping: guard page(s) at map, then the stack; NULL for a
 				  * thread's own fiber */
 	size_t map_size;
@@ -100,11 +100,15 @@ static inline void fiber_landed(weft_fiber *self)
 	void *lo = NULL;
 	size_t size = 0;
 	weft_fiber_san_after_switch(&self->san, &lo, &size);
+#if defined(WEFT_ASAN)
 	weft_fiber *prev = self->switch_from;
 	if (lo != NULL && prev != NULL && prev->is_thread) {
 		prev->stack_lo = lo; /* prev is suspended, and on this thread */
 		prev->stack_size = size;
 	}
+#else
+	(void)lo, (void)size; /* only ASan reports the bounds */
+#endif
 }
 
 /* Entered from the switch with prev = the fiber that switched to us (the asm passes it). */
@@ -283,7 +287,9 @@ static inline void fiber_switch(weft_fiber *from, weft_fiber *to, bool final, bo
 		abort();
 	}
 #endif
-	to->switch_from = from;
+#if defined(WEFT_ASAN)
+	to->switch_from = from; /* only fiber_landed's ASan bookkeeping reads it */
+#endif
 	tls_current = to;
 	weft_fiber_san_before_switch(&from->san, &to->san, to->stack_lo, to->stack_size, final);
 #if defined(WEFT_FIBER_UCONTEXT)

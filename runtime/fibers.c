@@ -24,6 +24,7 @@
 
 #include "../sync/alloc.h"
 #include "sched.h"
+#include "self_fresh.h"
 
 /* Idle fibers kept per worker, then per runtime. Unmapping a stack costs a TLB shoot-down
  * on every core the process runs on (tens of µs), so a burst of blocked tasks keeps its
@@ -254,28 +255,34 @@ void weft_fibers_after_switch(void)
 enum { SW_PLAIN, SW_SYM, SW_FINAL };
 
 /* Switch from the running fiber to target; `kind`/`arg` is done by target's side. */
-static inline void switch_to(struct worker *w, struct sfiber *target, int kind, void *arg,
-			     int how)
+static inline void switch_to_from(struct worker *w, struct sfiber *cur, struct sfiber *target,
+				  int kind, void *arg, int how)
 {
-	struct sfiber *cur = w->cur;
 	w->after_kind = kind;
 	w->after_arg = arg;
 	w->cur = target;
-	count(&w->c.fiber_switches);
 	if (how == SW_FINAL)
 		weft_fiber_switch_final(cur->f, target->f);
 	else if (how == SW_SYM)
 		weft_fiber_switch_sym(cur->f, target->f);
 	else
 		weft_fiber_switch(cur->f, target->f);
-	/* On whichever worker resumed us. The held park's release inline: the ping-pong path. */
-	w = weft_worker_self();
+	/* On whichever worker resumed us (read afresh: self_fresh.h). The held park's release
+	 * inline: the ping-pong path. */
+	w = weft_worker_self_fresh();
 	if (w->after_kind == AFTER_PARK_HELD) {
 		w->after_kind = AFTER_NONE;
 		weft_waiter_release_lot(w->after_arg); /* H1 (parker.c) */
 	} else {
 		after_switch_on(w);
 	}
+}
+
+static inline void switch_to(struct worker *w, struct sfiber *target, int kind, void *arg,
+			     int how)
+{
+	count(&w->c.fiber_switches);
+	switch_to_from(w, w->cur, target, kind, arg, how);
 }
 
 /* From the loop (nothing of a task on this stack): run target, recycle this fiber. */
@@ -336,34 +343,39 @@ int weft_fibers_suspend(struct worker *w, int kind, void *arg)
 int weft_fibers_park_held(weft_waiter *wt, uint64_t deadline)
 {
 	struct worker *w;
-	if (deadline != WEFT_NO_DEADLINE || (w = weft_worker_self()) == NULL || w->cur == NULL)
+	struct sfiber *cur;
+	if (deadline != WEFT_NO_DEADLINE || (w = weft_worker_self_fresh()) == NULL ||
+	    (cur = w->cur) == NULL)
 		goto classic;
 	/* The fiber may resume on another worker: a hazard pointer published by this thread
 	 * would stay behind, protecting nothing the fiber reads (include/weft/hazard.h). */
 	WEFT_HAZARD_ASSERT_NONE_HELD();
 	struct sfiber *target = w->handoff;
 	int how = SW_SYM;
+	/* Counted as a park, a resume and a switch: one fiber_handoffs (stats.c adds it in). */
+	_Atomic uint64_t *counter = &w->c.fiber_handoffs;
 	if (target != NULL) {
 		if (!handoff_go(w))
 			goto classic; /* the budget's round of the loop: weft_fibers_suspend does it */
 		w->handoff = NULL;
-		count(&w->c.fiber_resumes);
 	} else if (!w->shared && atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
 		   /* Acq_rel: pairs with the exchange in schedule_lifo. */
 		   (target = item_ptr(atomic_exchange_explicit(&w->lifo, NULL,
 							       memory_order_acq_rel))) != NULL) {
-		count(&w->c.fiber_resumes);
+		/* A woken fiber from the LIFO slot: counted as the hand-off is. */
 	} else if (w->pool != NULL) {
 		target = weft_fibers_get(w); /* from the pool: no allocation */
 		how = SW_PLAIN;
+		count(&w->c.fiber_switches); /* a park and a switch, no resume */
+		counter = &w->c.fiber_parks;
 	} else {
 		goto classic;
 	}
-	wt->data = w->cur;
+	wt->data = cur;
 	/* Relaxed: H1: we hold the bucket lock, whose release (after the switch) publishes it. */
 	atomic_store_explicit(&wt->word, PW_HELD, memory_order_relaxed);
-	count(&w->c.fiber_parks);
-	switch_to(w, target, AFTER_PARK_HELD, wt, how);
+	count(counter);
+	switch_to_from(w, cur, target, AFTER_PARK_HELD, wt, how);
 	return 0; /* H2: resumed, so woken */
 classic:
 	/* H3: the word is still 0. */

@@ -51,6 +51,7 @@
 #include "../queues/deque_internal.h"
 #include "../sync/futex.h"
 #include "sched.h"
+#include "self_fresh.h"
 
 /* PW_* bits: sched.h. */
 
@@ -160,7 +161,13 @@ static void fiber_unpark(weft_waiter *wt)
 	 * it already). PW_HELD: H1/H2 above: suspended, ours alone; wt->data stays put. */
 	uint32_t v = atomic_load_explicit(&wt->word, memory_order_acquire);
 	if (v == PW_HELD) {
-		weft_fibers_schedule(wt->data);
+		/* weft_fibers_schedule (sched.h) with the worker read inline: the ping-pong path. */
+		struct sfiber *sf = wt->data;
+		struct worker *w = weft_worker_self_fresh();
+		if (w != NULL && w->handoff == NULL && w->rt == sf->rt && !w->shared)
+			w->handoff = sf;
+		else
+			weft_fibers_schedule_slow(w, sf);
 		return;
 	}
 	/* The acquire load above also pairs with the hand-off's fetch_or of SUSPENDED (wt->data

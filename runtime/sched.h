@@ -86,6 +86,9 @@ struct worker_counters {
 	_Atomic uint64_t tasks_run, steals_attempted, steals, parks, wakeups_no_work;
 	_Atomic uint64_t fiber_parks, fiber_switches;
 	_Atomic uint64_t fiber_resumes, fiber_yields, fibers_created, fibers_destroyed;
+	/* Held parks that switched straight to a suspended fiber (fibers.c): each is also a
+	 * fiber park, a resume and a switch, added in by weft_rt_stats (one count, not three). */
+	_Atomic uint64_t fiber_handoffs;
 };
 
 /*

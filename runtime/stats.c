@@ -31,6 +31,7 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 	uint64_t created = 0, destroyed = 0, parks = 0, resumes = 0;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct worker_counters *c = &rt->workers[i]->c;
+		uint64_t handoffs = rd(&c->fiber_handoffs); /* a park, a resume, a switch each */
 		weft_rt_worker_counters s = {
 			/* Fork tasks count in tasks_run, spawned ones in completed only
 			 * (worker.c, run_go: one counter per task on the hot path). */
@@ -39,8 +40,8 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 			.steals = rd(&c->steals),
 			.parks = rd(&c->parks),
 			.wakeups_no_work = rd(&c->wakeups_no_work),
-			.fiber_parks = rd(&c->fiber_parks),
-			.fiber_switches = rd(&c->fiber_switches),
+			.fiber_parks = rd(&c->fiber_parks) + handoffs,
+			.fiber_switches = rd(&c->fiber_switches) + handoffs,
 		};
 		if (i < WEFT_RT_STATS_WORKERS)
 			stats->worker[i] = s;
@@ -48,7 +49,7 @@ int weft_rt_stats(weft_rt *rt, weft_rt_counters *stats)
 		created += rd(&c->fibers_created);
 		destroyed += rd(&c->fibers_destroyed);
 		parks += s.fiber_parks;
-		resumes += rd(&c->fiber_resumes);
+		resumes += rd(&c->fiber_resumes) + handoffs;
 		parks += rd(&c->fiber_yields);
 	}
 	stats->fibers = created > destroyed ? created - destroyed : 0;

@@ -19,16 +19,15 @@
  * the fence and sees the node gone, so it never dereferences it.
  */
 #include <errno.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <weft/hazard.h>
 
 #include "alloc.h"
 #include "hazard_internal.h"
+#include "membarrier.h"
 
 struct hz_rec {
 	weft_hazard_rec pub; /* first: weft_hazard_rec * and struct hz_rec * convert */
@@ -76,15 +75,8 @@ static void rec_release(void *arg);
 
 static void fence_init(void)
 {
-#if !defined(WEFT_HAZARD_TSAN_) && defined(__NR_membarrier)
-	const char *off = getenv("WEFT_HAZARD_NO_MEMBARRIER");
-	if (off != NULL && *off != '\0' && *off != '0')
-		return;
-	long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0);
-	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
-		return;
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
-		use_membarrier = true;
+#if !defined(WEFT_HAZARD_TSAN_)
+	use_membarrier = weft_membarrier_register_("WEFT_HAZARD_NO_MEMBARRIER");
 #endif
 }
 
@@ -197,10 +189,8 @@ static bool heavy_fence(void)
 	/* Pairs with the seq_cst fence in weft_hazard_publish_fence_ (fallback mode), and
 	 * orders the unlink of every retired node before the slot loads below. */
 	atomic_thread_fence(memory_order_seq_cst);
-#if defined(__NR_membarrier)
 	if (use_membarrier)
-		return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0;
-#endif
+		return weft_membarrier_();
 	return true;
 }
 

@@ -87,12 +87,19 @@ static inline void bucket_unlock(struct lot_bucket *b)
 /* initial-exec: a plain %fs-relative load, no __tls_get_addr call in the shared library
  * (the waiter seam is on every park and unpark path). */
 static __thread const weft_waiter_ops *thread_ops __attribute__((tls_model("initial-exec")));
+/* thread_ops when it has a park_held, else NULL: lot_held_parker's one load and test. */
+static __thread const weft_waiter_ops *thread_held_ops __attribute__((tls_model("initial-exec")));
 
 static struct lot_bucket *lot_bucket_of(const void *addr)
 {
 	/* Fibonacci hashing of the address; drop the low bits that alignment zeroes. */
 	uint64_t h = ((uint64_t)(uintptr_t)addr >> 2) * UINT64_C(0x9E3779B97F4A7C15);
-	return &lot[h >> (64 - 8)];
+	struct lot_bucket *b = &lot[h >> (64 - 8)];
+	/* No code: it makes b one opaque pointer, so that the compiler keeps it in a register
+	 * instead of the table and the index, each use recomputing the address from them
+	 * (three times on a park, twice on an unpark, in GCC's code). */
+	__asm__("" : "+r"(b));
+	return b;
 }
 
 _Static_assert(LOT_BUCKETS == 1 << 8, "lot_bucket_of shifts for 256 buckets");
@@ -134,6 +141,7 @@ const weft_waiter_ops *weft_waiter_ops_set(const weft_waiter_ops *ops)
 {
 	const weft_waiter_ops *old = thread_ops ? thread_ops : &weft_waiter_ops_futex;
 	thread_ops = ops;
+	thread_held_ops = ops != NULL && ops->park_held != NULL ? ops : NULL;
 	return old;
 }
 
@@ -232,12 +240,13 @@ static inline int lot_park(const void *key, const lot_check *c, uint64_t deadlin
  */
 static inline int lot_park_held(const void *key, const lot_check *c, const weft_waiter_ops *ops)
 {
-	weft_waiter w; /* the fields read before written, as in lot_park */
+	/* The fields read before written, as in lot_park, less two: `data` is the parker's
+	 * (park_held writes it before anyone reads it), and `ctx` is read only by the context
+	 * code, which never sees this waiter (no ctx), and by lot_park's ctx branches. */
+	weft_waiter w;
 	atomic_init(&w.word, 0);
-	w.data = NULL;
 	w.ops = ops;
 	w.addr = key;
-	w.ctx = NULL;
 	struct lot_bucket *b = lot_bucket_of(key);
 	bucket_lock(b);
 	if (!lot_check_holds(c)) {
@@ -246,18 +255,21 @@ static inline int lot_park_held(const void *key, const lot_check *c, const weft_
 	}
 	lot_enqueue(b, &w);
 	w.lot_lock = &b->lock;
+	/* Woken: by a weft_unpark, whose reason is 0 (with no ctx, no weft_lot_cancel can have
+	 * dequeued w), so there is no need to read w.reason. */
 	if (ops->park_held(&w, WEFT_NO_DEADLINE) == 0)
-		return w.reason;
-	return lot_leave(lot_bucket_of(key), &w, ETIMEDOUT); /* (no deadline: not expected) */
+		return 0;
+	/* (No deadline: not expected.) The bucket from w.addr, not from b or key: neither has
+	 * to be kept in a register across the park. */
+	return lot_leave(lot_bucket_of(w.addr), &w, ETIMEDOUT);
 }
 
 /* The parker of this thread, if this park goes to lot_park_held. */
 static inline const weft_waiter_ops *lot_held_parker(uint64_t deadline_ns, weft_ctx *ctx)
 {
-	const weft_waiter_ops *ops = thread_ops;
-	if (ctx != NULL || deadline_ns != WEFT_NO_DEADLINE || ops == NULL || ops->park_held == NULL)
+	if (ctx != NULL || deadline_ns != WEFT_NO_DEADLINE)
 		return NULL;
-	return ops;
+	return thread_held_ops;
 }
 
 static __attribute__((noinline)) int lot_park32(_Atomic uint32_t *addr, uint32_t expected,

@@ -22,7 +22,8 @@
  *     finding every shard empty in turn, so once pushes stop, an empty pop means empty).
  *
  * Capacity: split evenly, each shard holds ceil(capacity / N) rounded up to a power of
- * two (and at least 2, as any mpmc ring), so the total is at least capacity. Every call is lock-free (see mpmc.h).
+ * two (and at least 2, as any mpmc ring), so the total is at least capacity. Every call
+ * is lock-free (see mpmc.h).
  *
  *                 push     pop     create/destroy
  *   push          -        -       X

@@ -61,7 +61,7 @@ typedef struct weft_waiter_ops {
 struct weft_waiter {
 	/* public, for the parker: 0 while parked, set non-zero by unpark. */
 	_Atomic uint32_t word;
-	void *data;
+	void *data; /* NULL when park is called; unset when park_held is (write it first) */
 	/* read-only for the parker */
 	const weft_waiter_ops *ops;
 	/* private */
