@@ -43,6 +43,7 @@
 #include "../queues/deque_internal.h"
 #include "../sync/alloc.h"
 #include "sched.h"
+#include "self_fresh.h"
 
 /* initial-exec: a plain %fs-relative load, no __tls_get_addr call in the shared library. */
 __thread struct worker *weft_tls_self_ __attribute__((tls_model("initial-exec")));
@@ -92,7 +93,7 @@ static inline __attribute__((always_inline)) struct worker *run_go(struct worker
 	void *arg = g->arg;
 	weft_gorec_put(w, g);
 	fn(arg);
-	w = weft_worker_self(); /* re-read: fn may have migrated */
+	w = weft_worker_self_fresh(); /* re-read: fn may have migrated (self_fresh.h) */
 	/* Release: pairs with the acquire in rt_quiescent: the task's effects (and the spawn
 	 * counts of tasks it spawned) precede its completion's visibility. */
 	atomic_store_explicit(&w->completed,
