@@ -68,15 +68,12 @@
  * about to sleep with a task on its stack (parker.c's fallback) hands its list over first.
  */
 #include <errno.h>
-#include <linux/membarrier.h>
-#include <stdlib.h>
 #include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <weft/waiter.h>
 
 #include "../sync/futex.h"
+#include "../sync/membarrier.h"
 #include "sched.h"
 
 #if defined(__has_feature)
@@ -95,15 +92,8 @@ bool weft_park_membarrier_;
 
 static void barrier_init(void)
 {
-#if !defined(PARK_TSAN_) && defined(__NR_membarrier)
-	const char *off = getenv("WEFT_RT_NO_MEMBARRIER");
-	if (off != NULL && *off != '\0' && *off != '0')
-		return;
-	long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0);
-	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
-		return;
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
-		weft_park_membarrier_ = true;
+#if !defined(PARK_TSAN_)
+	weft_park_membarrier_ = weft_membarrier_register_("WEFT_RT_NO_MEMBARRIER");
 #endif
 }
 
@@ -121,10 +111,8 @@ static bool barrier_heavy(void)
 	 * thread's P1/P2 before the system call. */
 	atomic_thread_fence(memory_order_seq_cst);
 	bool ok = true;
-#if defined(__NR_membarrier)
 	if (weft_park_membarrier_)
-		ok = syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0;
-#endif
+		ok = weft_membarrier_();
 	/* Seq_cst: orders the system call before the re-checks (P4) that follow. */
 	atomic_thread_fence(memory_order_seq_cst);
 	return ok;
