@@ -62,7 +62,9 @@ struct sfiber *weft_fibers_get(struct worker *w)
 		sf = rt->fcache;
 		if (sf != NULL) {
 			rt->fcache = sf->next;
-			atomic_store_explicit(&rt->fcache_len, rt->fcache_len - 1, memory_order_relaxed);
+			/* Relaxed: written under fcache_lock only; outside it a hint. */
+			size_t len = atomic_load_explicit(&rt->fcache_len, memory_order_relaxed);
+			atomic_store_explicit(&rt->fcache_len, len - 1, memory_order_relaxed);
 		}
 		pthread_mutex_unlock(&rt->fcache_lock);
 		if (sf != NULL) {
@@ -96,11 +98,13 @@ static void pool_put(struct worker *w, struct sfiber *sf)
 	if (w->pool_count >= POOL_MAX) {
 		weft_rt *rt = w->rt;
 		pthread_mutex_lock(&rt->fcache_lock);
-		bool kept = rt->fcache_len < CACHE_MAX;
+		/* Relaxed: written under this lock only. */
+		size_t len = atomic_load_explicit(&rt->fcache_len, memory_order_relaxed);
+		bool kept = len < CACHE_MAX;
 		if (kept) {
 			sf->next = rt->fcache;
 			rt->fcache = sf;
-			atomic_store_explicit(&rt->fcache_len, rt->fcache_len + 1, memory_order_relaxed);
+			atomic_store_explicit(&rt->fcache_len, len + 1, memory_order_relaxed);
 		}
 		pthread_mutex_unlock(&rt->fcache_lock);
 		if (!kept)

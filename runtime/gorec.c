@@ -33,8 +33,9 @@ struct go_task *weft_gorec_get_slow_(struct worker *w)
 		if (mag != NULL) {
 			/* Magazines are linked through their head's arg. */
 			rt->gorec_depot = mag->arg;
-			atomic_store_explicit(&rt->gorec_mags, rt->gorec_mags - 1,
-					      memory_order_relaxed);
+			/* Relaxed: written under this lock only; outside it a hint. */
+			size_t n = atomic_load_explicit(&rt->gorec_mags, memory_order_relaxed);
+			atomic_store_explicit(&rt->gorec_mags, n - 1, memory_order_relaxed);
 		}
 		pthread_mutex_unlock(&rt->gorec_lock);
 		if (mag != NULL) {
@@ -58,7 +59,9 @@ void weft_gorec_put_slow_(struct worker *w, struct go_task *g)
 		pthread_mutex_lock(&rt->gorec_lock);
 		full->arg = rt->gorec_depot;
 		rt->gorec_depot = full;
-		atomic_store_explicit(&rt->gorec_mags, rt->gorec_mags + 1, memory_order_relaxed);
+		/* Relaxed: as in weft_gorec_get_slow_. */
+		size_t n = atomic_load_explicit(&rt->gorec_mags, memory_order_relaxed);
+		atomic_store_explicit(&rt->gorec_mags, n + 1, memory_order_relaxed);
 		pthread_mutex_unlock(&rt->gorec_lock);
 	}
 	weft_gorec_put(w, g);

@@ -5,9 +5,9 @@
  * weft_thread_index()), so readers never write a line another reader writes: read-locking
  * costs one store with a full fence folded in (a seq_cst store: one xchg on x86-64) and a
  * look, before and after it, at a line that only writers change; read-unlocking is one
- * store to the reader's own slot and touches nothing else. A writer claims the lock with one compare-and-swap on that
- * writer word (which stops new readers), then waits for the slots in use to drain;
- * releasing is one exchange. Threads without a slot of their own (an index at or beyond
+ * store to the reader's own slot and touches nothing else. A writer claims the lock with
+ * one compare-and-swap on that writer word (which stops new readers), then waits for the
+ * slots in use to drain; releasing is one exchange. Threads without a slot of their own (an index at or beyond
  * the slot count) share one extra slot, updated with atomic read-modify-writes.
  *
  * The reference idea is BRAVO (Dice & Kogan, "BRAVO - Biased Locking for Reader-Writer
