@@ -158,9 +158,12 @@ static __attribute__((noinline)) void bucket_revoke(struct lot_bucket *b)
 	atomic_store_explicit(&b->bias, 0, memory_order_relaxed);
 	/* Seq_cst: the store above before the membarrier (the kernel fences too). */
 	atomic_thread_fence(memory_order_seq_cst);
-	/* B2. It fails only for want of kernel memory: try again. */
-	while (!weft_membarrier_())
+	/* B2. It fails for want of kernel memory, or unregistered (a child after fork(2),
+	 * which does not inherit the registration): register again and retry. */
+	while (!weft_membarrier_()) {
+		weft_membarrier_register_(NULL);
 		sched_yield();
+	}
 	struct weft_spin_wait s = WEFT_SPIN_WAIT_INIT;
 	/* Acquire: pairs with the owner's release of busy (bucket_unlock): its queue writes
 	 * are visible. The owner is inside for a few writes or one fiber switch. */
@@ -506,6 +509,19 @@ void weft_lot_bias_counts_(uint64_t *biased, uint64_t *revoked)
 	/* Relaxed: statistics. */
 	*biased = atomic_load_explicit(&lot_biased_count, memory_order_relaxed);
 	*revoked = atomic_load_explicit(&lot_revoked_count, memory_order_relaxed);
+}
+
+unsigned weft_lot_bucket_index_(const void *addr)
+{
+	return (unsigned)(lot_bucket_of(addr) - lot);
+}
+
+void weft_lot_locked_call_(const void *addr, void (*fn)(void *), void *arg)
+{
+	struct lot_bucket *b = lot_bucket_of(addr);
+	_Atomic uint32_t *locked = bucket_lock(b);
+	fn(arg);
+	bucket_unlock(locked);
 }
 
 void weft_lot_cancel(weft_waiter *w)

@@ -27,4 +27,9 @@ int weft_park64_(const void *key, _Atomic uint64_t *word, uint64_t mask, uint64_
  */
 void weft_lot_bias_counts_(uint64_t *biased, uint64_t *revoked);
 
+/* For tests: the bucket addr hashes to (0..255), and fn(arg) run holding that bucket's lock
+ * as a park or an unpark of addr would take it (fn must not park, unpark or block). */
+unsigned weft_lot_bucket_index_(const void *addr);
+void weft_lot_locked_call_(const void *addr, void (*fn)(void *), void *arg);
+
 #endif
