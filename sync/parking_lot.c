@@ -24,10 +24,13 @@
  * across an unpark call, and are held across a park call only for a parker's park_held
  * (include/weft/waiter.h), which releases the lock before it blocks: a fiber parker holds
  * it across its switch away, so that a waker (who dequeues under the lock) finds the
- * fiber already suspended and needs no hand-shake with it (runtime/parker.c).
+ * fiber already suspended and needs no hand-shake with it (runtime/parker.c). The release
+ * comes from the thread that locked (a biased bucket's lock is that thread's flag, B3).
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <weft/ctx.h>
 #include <weft/thread.h>
@@ -46,12 +49,14 @@ struct lot_bucket {
 	 * as a thread token (lot_self), or 0. Written only by a holder of `lock`. */
 	_Atomic uintptr_t bias;
 	_Atomic uint32_t busy; /* the bias owner is inside: written by that thread only */
-	/* Under `lock`: who took `lock` last, how many times in a row, the backoff that a
-	 * short-lived bias raises (a bias needs LOT_BIAS_STREAK << shift in a row), and when
-	 * the bias was set. */
+	/* Under `lock`: who took `lock` last, how many times in a row, and the backoff that a
+	 * bias revoked before it paid for itself raises (the next needs LOT_BIAS_STREAK <<
+	 * shift in a row). */
 	uint32_t streak, shift;
 	uintptr_t last;
-	uint64_t biased_at;
+	/* The owner's biased entries since the bias was set: written inside the bucket only
+	 * (by the owner; by bucket_bias and bucket_revoke holding `lock` after B2's hand-over). */
+	uint64_t uses;
 	weft_waiter *head, *tail;
 } __attribute__((aligned(WEFT_CACHELINE)));
 
@@ -65,11 +70,12 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
  * unlock is a plain release store, not a read-modify-write: the uncontended lock and
  * unlock cost one locked instruction instead of two. The futex lock this replaces
  * (Drepper's three-state mutex) needed the exchange on unlock to learn whether anyone
- * slept.
+ * slept. A biased bucket costs its owner none (below).
  *
- * Biased buckets. The locked exchange still costs several ns (it drains the store buffer),
- * and a park/unpark ping-pong between two tasks on one worker takes the same bucket twice
- * per switch, always from one thread. A bucket that one thread took LOT_BIAS_STREAK times
+ * Biased buckets. The locked exchange still costs several ns (it waits for the store
+ * buffer to drain: ~6 ns each on this machine's AMD EPYC), and a park/unpark ping-pong
+ * between two tasks on one worker takes the same bucket twice per switch, always from one
+ * thread (two exchanges were ~12 of its ~31 ns per switch). A bucket that one thread took LOT_BIAS_STREAK times
  * in a row (more after each revocation) is biased to it: that thread then locks it with
  * no locked instruction, by the asymmetric Dekker pair below, and any other thread revokes
  * the bias first, paying a membarrier(2) (sync/membarrier.h: the heavy half).
@@ -96,25 +102,35 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
  */
 #define LOT_BIAS_STREAK 64u
 #define LOT_BIAS_SHIFT_MAX 12u
-/* A bias revoked sooner than this doubles the streak the next one needs; one that lasted
- * longer (it paid for its membarrier many times over, or nobody used the bucket meanwhile)
- * resets it. Each revocation costs a few microseconds: at most one per millisecond and
- * bucket in steady state, or one per LOT_BIAS_STREAK << LOT_BIAS_SHIFT_MAX acquisitions. */
-#define LOT_BIAS_KEEP_NS 1000000u
+/* A revocation (a membarrier: a few microseconds, and an interrupt of every CPU that runs
+ * one of the process's threads) costs about what a few hundred locked exchanges do. A bias
+ * whose owner went in LOT_BIAS_PAID times has paid for it: the next bias needs only the
+ * short streak again. One revoked sooner doubles the streak the next one needs, up to
+ * LOT_BIAS_STREAK << LOT_BIAS_SHIFT_MAX: so every revocation follows either that many
+ * entries without a locked instruction or an exponentially longer streak of locked ones. */
+#define LOT_BIAS_PAID 4096u
 
-/* The calling thread's token: its thread pointer (never 0), read afresh (B4). */
+/* The calling thread's token: its thread pointer (never 0), read afresh (B4). Elsewhere
+ * no token, and no bias. */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define LOT_BIAS 1
 static inline uintptr_t lot_self(void)
 {
 	uintptr_t t;
 #if defined(__x86_64__)
 	__asm__ __volatile__("movq %%fs:0, %0" : "=r"(t) : : "memory");
-#elif defined(__aarch64__)
-	__asm__ __volatile__("mrs %0, tpidr_el0" : "=r"(t) : : "memory");
 #else
-	t = 0; /* no token: never biased */
+	__asm__ __volatile__("mrs %0, tpidr_el0" : "=r"(t) : : "memory");
 #endif
 	return t;
 }
+#else
+#define LOT_BIAS 0
+static inline uintptr_t lot_self(void)
+{
+	return 1; /* never stored as a bias: bucket_bias is never called */
+}
+#endif
 
 /* 0 not yet asked, 1 membarrier registered, 2 not available (no bias ever). */
 static _Atomic int lot_bias_state;
@@ -169,7 +185,7 @@ static __attribute__((noinline)) void bucket_revoke(struct lot_bucket *b)
 	 * are visible. The owner is inside for a few writes or one fiber switch. */
 	while (atomic_load_explicit(&b->busy, memory_order_acquire) != 0)
 		weft_spin_wait_once(&s);
-	if (weft_now_ns() - b->biased_at >= LOT_BIAS_KEEP_NS)
+	if (b->uses >= LOT_BIAS_PAID)
 		b->shift = 0;
 	else if (b->shift < LOT_BIAS_SHIFT_MAX)
 		b->shift++;
@@ -184,7 +200,7 @@ static __attribute__((noinline)) void bucket_bias(struct lot_bucket *b, uintptr_
 	b->streak = 0;
 	if (!lot_bias_allowed())
 		return;
-	b->biased_at = weft_now_ns();
+	b->uses = 0;
 	/* Relaxed: B1; we read it back ourselves, others under `lock`. */
 	atomic_store_explicit(&b->bias, me, memory_order_relaxed);
 	atomic_fetch_add_explicit(&lot_biased_count, 1, memory_order_relaxed);
@@ -198,15 +214,25 @@ static inline _Atomic uint32_t *bucket_lock(struct lot_bucket *b)
 {
 	uintptr_t me = lot_self();
 	/* Relaxed: a hint; the load after busy = 1 decides (B2). */
-	if (atomic_load_explicit(&b->bias, memory_order_relaxed) == me && me != 0) {
+	if (LOT_BIAS && atomic_load_explicit(&b->bias, memory_order_relaxed) == me) {
+#if defined(WEFT_DEBUG_CHECKS) && WEFT_DEBUG_CHECKS
+		/* Relaxed: our own flag (B3). */
+		if (atomic_load_explicit(&b->busy, memory_order_relaxed) != 0) {
+			fprintf(stderr, "weft: a parking-lot bucket locked twice by one thread (a "
+					"park_held parker that has not released it yet?)\n");
+			abort();
+		}
+#endif
 		/* Relaxed store, then a compiler barrier only: membarrier is the other half (B2). */
 		atomic_store_explicit(&b->busy, 1, memory_order_relaxed);
 		atomic_signal_fence(memory_order_seq_cst);
 		/* Acquire: keeps the queue accesses after this check (on x86-64 a plain load);
 		 * the writes of whoever held b before are ours already: our own, or a revoker's,
 		 * which cleared bias and so sent us to `lock` (B1). */
-		if (atomic_load_explicit(&b->bias, memory_order_acquire) == me)
+		if (atomic_load_explicit(&b->bias, memory_order_acquire) == me) {
+			b->uses++;
 			return &b->busy;
+		}
 		/* Release: pairs with the revoker's acquire load of busy. */
 		atomic_store_explicit(&b->busy, 0, memory_order_release);
 	}
@@ -221,7 +247,7 @@ static inline _Atomic uint32_t *bucket_lock(struct lot_bucket *b)
 	if (b->last != me) {
 		b->last = me;
 		b->streak = 0;
-	} else if (++b->streak >= LOT_BIAS_STREAK << b->shift && me != 0) {
+	} else if (++b->streak >= LOT_BIAS_STREAK << b->shift && LOT_BIAS) {
 		bucket_bias(b, me);
 	}
 	return &b->lock;
