@@ -116,13 +116,13 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
 #define LOT_BIAS 1
 static inline uintptr_t lot_self(void)
 {
-	uintptr_t t;
+	uint64_t t;
 #if defined(__x86_64__)
 	__asm__ __volatile__("movq %%fs:0, %0" : "=r"(t) : : "memory");
 #else
 	__asm__ __volatile__("mrs %0, tpidr_el0" : "=r"(t) : : "memory");
 #endif
-	return t;
+	return (uintptr_t)t;
 }
 #else
 #define LOT_BIAS 0
