@@ -98,7 +98,11 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
  *   B4 the token is the thread pointer (lot_self), read afresh on each lock: a fiber that
  *      moved to another thread is another thread. A token reused by a new thread after its
  *      owner exited is harmless: the exited owner left `busy` 0.
- * The biased path is off when membarrier is missing (or WEFT_LOT_NO_BIAS is set).
+ * The biased path is off when membarrier is missing (or WEFT_LOT_NO_BIAS or
+ * WEFT_RT_NO_MEMBARRIER is set). It stays on under ThreadSanitizer, which does not know
+ * membarrier but needs not: every hand-over of the queue between owner and others is also
+ * a release/acquire pair on `busy` or `lock` (B2's wait, and the owner's fall-back to
+ * `lock` after a revocation), so TSan checks this path like any other lock.
  */
 #define LOT_BIAS_STREAK 64u
 #define LOT_BIAS_SHIFT_MAX 12u
@@ -139,7 +143,10 @@ static _Atomic uint64_t lot_biased_count, lot_revoked_count;
 
 static __attribute__((noinline)) bool lot_bias_allowed_slow(void)
 {
-	int st = weft_membarrier_register_("WEFT_LOT_NO_BIAS") ? 1 : 2;
+	/* WEFT_RT_NO_MEMBARRIER (runtime/park.c's opt-out) turns this user of it off too. */
+	const char *off = getenv("WEFT_RT_NO_MEMBARRIER");
+	bool no = off != NULL && *off != '\0' && *off != '0';
+	int st = !no && weft_membarrier_register_("WEFT_LOT_NO_BIAS") ? 1 : 2;
 	/* Relaxed: registration is idempotent; racing callers store the same answer, and the
 	 * registration itself is the kernel's (it precedes our first membarrier). */
 	atomic_store_explicit(&lot_bias_state, st, memory_order_relaxed);
