@@ -48,11 +48,15 @@ static void bias_counts(uint64_t *biased, uint64_t *revoked)
 	weft_lot_bias_counts_(biased, revoked);
 }
 
-/* Under the bucket lock: a plain increment, exact only if the lock excludes. */
+/* Under the bucket lock: a plain increment, exact only if the lock excludes; the load and
+ * the store are kept apart a little, so that two threads inside at once lose one. */
 static void bump(void *arg)
 {
 	uint64_t *n = arg;
-	*n += 1;
+	uint64_t v = *n;
+	for (volatile int k = 0; k < 16; k++)
+		;
+	*n = v + 1;
 }
 
 /* ---- set, then revoke ---- */
