@@ -107,12 +107,13 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
 #define LOT_BIAS_STREAK 64u
 #define LOT_BIAS_SHIFT_MAX 12u
 /* A revocation (a membarrier: a few microseconds, and an interrupt of every CPU that runs
- * one of the process's threads) costs about what a few hundred locked exchanges do. A bias
+ * one of the process's threads) costs about what a few hundred to a few thousand locked
+ * exchanges do, by the number of CPUs. A bias
  * whose owner went in LOT_BIAS_PAID times has paid for it: the next bias needs only the
  * short streak again. One revoked sooner doubles the streak the next one needs, up to
  * LOT_BIAS_STREAK << LOT_BIAS_SHIFT_MAX: so every revocation follows either that many
  * entries without a locked instruction or an exponentially longer streak of locked ones. */
-#define LOT_BIAS_PAID 4096u
+#define LOT_BIAS_PAID 16384u
 
 /* The calling thread's token: its thread pointer (never 0), read afresh (B4). Elsewhere
  * no token, and no bias. */

@@ -151,7 +151,7 @@ static void *helper_main(void *arg)
 WEFT_STRESS(exclusion_while_bias_changes)
 {
 	static _Atomic uint32_t word;
-	struct churn c = {.addr = &word, .rounds = (uint32_t)weft_test_scale(300), .per_round = 4};
+	struct churn c = {.addr = &word, .rounds = (uint32_t)weft_test_scale(100), .per_round = 4};
 	struct helper h[HELPERS];
 	pthread_t t[HELPERS];
 	uint64_t b0, r0, b1, r1;
@@ -162,13 +162,13 @@ WEFT_STRESS(exclusion_while_bias_changes)
 	}
 	uint64_t mine = 0;
 	for (uint32_t r = 1; r <= c.rounds; r++) {
-		/* Alone for over a millisecond: long enough to get the bias (and for a bias to
-		 * count as long-lived, so the next one needs the short streak again). */
-		uint64_t until = weft_now_ns() + 1500000u;
+		/* Alone for a while: long enough to get the bias, and to use it enough that it
+		 * paid for itself (LOT_BIAS_PAID), so the next one needs the short streak again. */
+		uint64_t until = weft_now_ns() + 1500000u, alone = 0;
 		do {
-			for (int i = 0; i < 64; i++, mine++)
+			for (int i = 0; i < 64; i++, mine++, alone++)
 				weft_lot_locked_call_(&word, bump, &c.hits);
-		} while (weft_now_ns() < until);
+		} while (weft_now_ns() < until || alone < 40000);
 		/* Release: the helpers go in (and revoke) while this thread keeps going in. */
 		atomic_store_explicit(&c.round, r, memory_order_release);
 		/* Acquire: pairs with the helpers' release increments. */
