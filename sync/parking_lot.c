@@ -75,10 +75,11 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
  * Biased buckets. The locked exchange still costs several ns (it waits for the store
  * buffer to drain: ~6 ns each on this machine's AMD EPYC), and a park/unpark ping-pong
  * between two tasks on one worker takes the same bucket twice per switch, always from one
- * thread (two exchanges were ~12 of its ~31 ns per switch). A bucket that one thread took LOT_BIAS_STREAK times
- * in a row (more after each revocation) is biased to it: that thread then locks it with
- * no locked instruction, by the asymmetric Dekker pair below, and any other thread revokes
- * the bias first, paying a membarrier(2) (sync/membarrier.h: the heavy half).
+ * thread (two exchanges were ~12 of its ~31 ns per switch). A bucket that one thread took
+ * LOT_BIAS_STREAK times in a row (more after a revocation, see LOT_BIAS_PAID) is biased to
+ * it: that thread then locks it with no locked instruction, by the asymmetric Dekker pair
+ * below, and any other thread revokes the bias first, paying a membarrier(2)
+ * (sync/membarrier.h: the heavy half).
  *   owner (bias == me):  busy = 1; compiler barrier; if bias == me: inside, else busy = 0
  *                        and take `lock`. Leave: busy = 0 (release).
  *   anyone else:         take `lock`; if bias is another thread's: bias = 0; membarrier;
@@ -107,12 +108,13 @@ static struct lot_bucket lot[LOT_BUCKETS]; /* zero: every lock free, every queue
 #define LOT_BIAS_STREAK 64u
 #define LOT_BIAS_SHIFT_MAX 12u
 /* A revocation (a membarrier: a few microseconds, and an interrupt of every CPU that runs
- * one of the process's threads) costs about what a few hundred to a few thousand locked
- * exchanges do, by the number of CPUs. A bias
- * whose owner went in LOT_BIAS_PAID times has paid for it: the next bias needs only the
- * short streak again. One revoked sooner doubles the streak the next one needs, up to
- * LOT_BIAS_STREAK << LOT_BIAS_SHIFT_MAX: so every revocation follows either that many
- * entries without a locked instruction or an exponentially longer streak of locked ones. */
+ * one of the process's threads) costs what a few hundred to a few thousand locked
+ * exchanges do, by the number of CPUs. A bias whose owner went in LOT_BIAS_PAID times has
+ * paid for it: the next bias needs only the short streak again. One revoked sooner doubles
+ * the streak the next one needs, up to LOT_BIAS_STREAK << LOT_BIAS_SHIFT_MAX: so every
+ * revocation follows either that many entries without a locked instruction or an
+ * exponentially longer streak of locked ones. Registering for membarrier (once per
+ * process, on the first bias) is a system call made holding the bucket lock. */
 #define LOT_BIAS_PAID 16384u
 
 /* The calling thread's token: its thread pointer (never 0), read afresh (B4). Elsewhere
