@@ -115,9 +115,9 @@ struct churn {
 	_Atomic uint32_t *addr;
 	uint64_t hits; /* under the bucket lock only */
 	uint32_t rounds, per_round;
-	_Atomic uint32_t round;   /* the owner's round; helpers go in once per round */
+	_Atomic uint32_t round;	  /* the owner's round; helpers go in once per round */
 	_Atomic uint32_t arrived; /* helper calls finished, all rounds */
-	_Atomic uint64_t calls;   /* calls made, all threads */
+	_Atomic uint64_t calls;	  /* calls made, all threads */
 };
 
 struct helper {
@@ -200,7 +200,7 @@ struct pp {
 	_Atomic bool done;
 	weft_wg wg;
 	_Atomic uint32_t *other; /* a word in the same bucket as turn, or turn itself */
-	uint64_t hits;           /* under the bucket lock only */
+	uint64_t hits;		 /* under the bucket lock only */
 };
 
 struct player {
@@ -266,8 +266,7 @@ static void *revoker_main(void *arg)
 }
 
 /* A word of the same bucket as turn, other than turn (or turn itself if none is near). */
-static _Atomic uint32_t *same_bucket_word(_Atomic uint32_t *turn, _Atomic uint32_t *pool,
-					  size_t n)
+static _Atomic uint32_t *same_bucket_word(_Atomic uint32_t *turn, _Atomic uint32_t *pool, size_t n)
 {
 	unsigned want = weft_lot_bucket_index_(turn);
 	for (size_t i = 0; i < n; i++)
