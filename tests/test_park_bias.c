@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <weft/ctx.h>
@@ -319,4 +320,46 @@ WEFT_STRESS(pingpong_revoked_by_thread_1)
 WEFT_STRESS(pingpong_revoked_by_thread_2)
 {
 	pingpong_revoked(2);
+}
+
+/* ---- a child after fork(2) revokes a bias of its parent's thread ---- */
+
+static _Atomic uint32_t fork_word;
+static uint64_t fork_hits;
+
+static void *fork_biaser(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100000; i++)
+		weft_lot_locked_call_(&fork_word, bump, &fork_hits);
+	return NULL;
+}
+
+static void fork_child(void)
+{
+	uint64_t b0, r0, b1, r1;
+	bias_counts(&b0, &r0);
+	/* The bucket is biased to a thread that does not exist here: revoke (membarrier in a
+	 * process that may not have inherited the registration), then go in. */
+	weft_lot_locked_call_(&fork_word, bump, &fork_hits);
+	CHECK_EQ(weft_unpark(&fork_word, 1), 0);
+	bias_counts(&b1, &r1);
+	CHECK_EQ(fork_hits, 100001);
+	if (bias_expected())
+		CHECK_EQ(r1 - r0, 1);
+	printf("child: revoked %llu\n", (unsigned long long)(r1 - r0));
+}
+
+WEFT_TEST(fork_child_revokes_parent_bias)
+{
+	pthread_t t;
+	CHECK_EQ(pthread_create(&t, NULL, fork_biaser, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	char out[512];
+	int status = weft_test_run_child(fork_child, out, sizeof out);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "child status %#x, stderr:\n%s\n", status, out);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(fork_hits, 100000); /* the child's increment stayed in the child */
+	printf("a child process revoked its parent thread's bias and went in\n");
 }
