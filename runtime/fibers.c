@@ -200,8 +200,11 @@ void weft_fibers_schedule_slow(struct worker *w, struct sfiber *sf)
 		schedule_lifo(w, sf);
 		return;
 	}
-	weft_inject_push_fiber(&sf->rt->inject, sf);
-	weft_park_notify(sf->rt, true);
+	/* sf->rt read before the push: once sf is in the queue it may run, end and be freed
+	 * (a pool freed at weft_rt_stop) before the notify (ThreadSanitizer caught the read). */
+	weft_rt *rt = sf->rt;
+	weft_inject_push_fiber(&rt->inject, sf);
+	weft_park_notify(rt, true);
 }
 
 /* Before the worker's thread sleeps (the thread parker): the hand-off must not wait for it. */

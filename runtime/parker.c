@@ -34,7 +34,9 @@
  *   H1 a waker dequeues the waiter under that bucket lock, so it calls unpark only after
  *      the release, that is after the parked fiber's stack stopped running: the fiber is
  *      suspended and wt->data is set (both written before the release, which the waker's
- *      acquire of the lock sees).
+ *      acquire of the lock sees). The release is made on the parking thread (the fiber
+ *      that takes over runs there), as a biased bucket's lock requires
+ *      (sync/parking_lot.c, B3).
  *   H2 with no deadline no timer exists; with no ctx no cancel exists; the lot makes one
  *      unpark per park: that unpark is the one event of the period. It finds the word
  *      exactly PW_HELD, schedules the fiber and writes nothing to the word (the fiber

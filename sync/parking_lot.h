@@ -21,4 +21,15 @@ void weft_lot_cancel(weft_waiter *w);
 int weft_park64_(const void *key, _Atomic uint64_t *word, uint64_t mask, uint64_t expected,
 		 uint64_t deadline_ns, weft_ctx *ctx);
 
+/*
+ * For tests: how many times a bucket was biased to a thread, and how many times a bias was
+ * revoked, since the process started (parking_lot.c, "Biased buckets"). Racy snapshots.
+ */
+void weft_lot_bias_counts_(uint64_t *biased, uint64_t *revoked);
+
+/* For tests: the bucket addr hashes to (0..255), and fn(arg) run holding that bucket's lock
+ * as a park or an unpark of addr would take it (fn must not park, unpark or block). */
+unsigned weft_lot_bucket_index_(const void *addr);
+void weft_lot_locked_call_(const void *addr, void (*fn)(void *), void *arg);
+
 #endif

@@ -44,9 +44,11 @@ typedef struct weft_waiter_ops {
 	uint32_t (*exec_id)(void);
 	/* Optional: park_held(w, deadline_ns), as park, but called with the parking lot's
 	 *   bucket lock still held (w is queued; no unpark of w can begin while it is held).
-	 *   The parker must release it exactly once with weft_waiter_release_lot(w), before it
-	 *   blocks and on every path before it returns, and must not take another parking-lot
-	 *   lock (weft_park, weft_unpark) before that. In exchange, when an unpark(w) comes,
+	 *   The parker must release it exactly once with weft_waiter_release_lot(w), on the
+	 *   thread that called park_held (a bucket may be locked by a flag private to that
+	 *   thread: sync/parking_lot.c, "Biased buckets"), before it blocks and on every path
+	 *   before it returns, and must not take another parking-lot lock (weft_park,
+	 *   weft_unpark) before that. In exchange, when an unpark(w) comes,
 	 *   whatever the parker did before the release is done: a fiber parker releases the
 	 *   lock once the parked fiber's stack has stopped running, so its unpark can resume
 	 *   it without a hand-shake on w->word (runtime/parker.c). The lot uses it for parks
@@ -84,7 +86,8 @@ struct weft_waiter {
 static inline void weft_waiter_release_lot(weft_waiter *w)
 {
 	/* Release: pairs with the acquire exchange of the bucket lock (sync/parking_lot.c,
-	 * bucket_lock): the bucket lock is a word, 0 when free, unlocked by a plain store. */
+	 * bucket_lock), or with a revoker's acquire load of a biased bucket's flag: either is
+	 * a word, 0 when free, unlocked by a plain store. */
 	atomic_store_explicit(w->lot_lock, 0, memory_order_release);
 }
 
