@@ -41,6 +41,10 @@
  *      long) SLEEP is set well before the reader leaves, and the reader sees it.
  *   6. A reader that leaves touches the lock no more after the store or CAS that drops its
  *      count (a wake uses the slot address only: a parking-lot key).
+ *   7. nused counts the bits set in the used bitmap: the thread whose fetch_or sets a bit
+ *      (it saw the bit clear in the old value) and only it adds one. It only grows, and
+ *      only chooses how long waiters spin (nothing else reads it), so its relaxed reads
+ *      may be stale without harm.
  *
  * tests/models/brwlock.pml models this protocol (claim, drain, SLEEP, parking, shared slot,
  * cancellation) for spin: exclusion, no lost wake-up except the window of invariant 5 (it
@@ -66,9 +70,23 @@
 
 #define MIN_SLOTS 64u
 #define MAX_SLOTS 4096u
-/* Spin rounds before parking: a writer's section or a reader's is usually short. */
+/*
+ * Spinning before parking. A writer's section or a reader's is usually short: a waiter
+ * first spins WAIT_SPIN (for a writer) or DRAIN_SPIN (for a reader) pause rounds. Beyond
+ * that, what it waits for is usually a thread that was interrupted or briefly preempted
+ * inside (a timer tick, another process's time slice: 4 to 64 us on a shared 2-CPU virtual
+ * machine, thousands of times a second). Parking then costs more than the wait: a futex
+ * wait here, a futex wake in the thread waited for, and a wake-up latency of tens of
+ * microseconds, during which the woken thread holds up the others in turn (a writer woken
+ * from its drain keeps WRITER up). So while the threads that use the lock fit the CPUs
+ * (nused <= ncpus), a waiter spins on, checking the clock every SPIN_CHECK rounds, until
+ * SPIN_LONG_NS have passed; with more threads than CPUs (oversubscribed), the thread
+ * waited for may need this very CPU, and the waiter parks after the rounds alone.
+ */
 #define WAIT_SPIN 128
 #define DRAIN_SPIN 256
+#define SPIN_CHECK 32
+#define SPIN_LONG_NS (50 * 1000)
 /* Longest nap of a writer waiting for a reader to leave (bounds a missed wake). */
 #define DRAIN_NAP_NS (1000 * 1000)
 
@@ -125,6 +143,8 @@ int weft_brwlock_create(weft_brwlock **out)
 		return ENOMEM;
 	atomic_init(&l->wflag, 0);
 	l->nslots = n;
+	l->ncpus = weft_cpu_count();
+	atomic_init(&l->nused, 0);
 	for (unsigned k = 0; k < n; k++)
 		atomic_init(brw_slot(l, k), 0);
 	for (unsigned w = 0; w < n / 64; w++)
@@ -163,9 +183,41 @@ static void brw_mark_used(weft_brwlock *l, uint32_t i)
 	uint64_t bit = UINT64_C(1) << (i % 64);
 	/* Acquire: when another thread set the bit (slot 0), its seq_cst fetch_or then
 	 * happens before our announcement, so it precedes it in the seq_cst order too. */
-	if (!(atomic_load_explicit(w, memory_order_acquire) & bit))
-		/* seq_cst: ordered before the announcement that follows. */
-		atomic_fetch_or_explicit(w, bit, memory_order_seq_cst);
+	if (!(atomic_load_explicit(w, memory_order_acquire) & bit) &&
+	    /* seq_cst: ordered before the announcement that follows. */
+	    !(atomic_fetch_or_explicit(w, bit, memory_order_seq_cst) & bit))
+		/* Relaxed: a spin hint only (brw_spin); exactly one thread sets each bit, so
+		 * nused ends equal to the bits set (invariant 7). */
+		atomic_fetch_add_explicit(&l->nused, 1, memory_order_relaxed);
+}
+
+/* A waiter's spin state (see WAIT_SPIN above). */
+struct brw_spin {
+	int left;       /* pause rounds before the next decision */
+	uint64_t until; /* end of the long spin; 0 until it started */
+};
+
+/*
+ * One round of a waiter's spin: relax the CPU and return true, or return false once the
+ * waiter should park (and on every call after that).
+ */
+static bool brw_spin(weft_brwlock *l, struct brw_spin *sp)
+{
+	if (sp->left == 0) {
+		if (sp->until == 0) {
+			/* Relaxed: a hint; a stale count only picks the other spin. */
+			if (atomic_load_explicit(&l->nused, memory_order_relaxed) > l->ncpus)
+				return false; /* oversubscribed: park now */
+			sp->until = weft_now_ns() + SPIN_LONG_NS;
+		} else if (sp->until == UINT64_MAX || weft_now_ns() >= sp->until) {
+			sp->until = UINT64_MAX;
+			return false;
+		}
+		sp->left = SPIN_CHECK;
+	}
+	sp->left--;
+	weft_cpu_relax();
+	return true;
 }
 
 /*
@@ -202,17 +254,14 @@ static void brw_retreat(_Atomic uint32_t *s)
 /* Wait until no writer is pending or inside. Returns 0, or ctx's error. */
 static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx)
 {
-	int spins = WAIT_SPIN;
+	struct brw_spin sp = {WAIT_SPIN, 0};
 	for (;;) {
 		/* Relaxed: the caller re-checks with seq_cst (readers) or claims by CAS. */
 		uint32_t f = atomic_load_explicit(&l->wflag, memory_order_relaxed);
 		if (!(f & WRITER))
 			return 0;
-		if (spins > 0) {
-			spins--;
-			weft_cpu_relax();
+		if (brw_spin(l, &sp))
 			continue;
-		}
 		/* Invariant 1: park only on a value carrying WRITER and WAIT. */
 		if (!(f & WAIT) &&
 		    !atomic_compare_exchange_weak_explicit(&l->wflag, &f, f | WAIT,
@@ -368,19 +417,16 @@ static void brw_release(weft_brwlock *l)
  * Wait until slot s holds no read lock (v: its last value seen, with a count). Returns 0,
  * or ctx's error. Spins first, then naps on the slot with SLEEP in it (invariant 4).
  */
-__attribute__((noinline, cold)) static int brw_drain_slot(_Atomic uint32_t *s, uint32_t v,
-							   weft_ctx *ctx)
+__attribute__((noinline, cold)) static int brw_drain_slot(weft_brwlock *l, _Atomic uint32_t *s,
+							   uint32_t v, weft_ctx *ctx)
 {
-	int spins = DRAIN_SPIN;
+	struct brw_spin sp = {DRAIN_SPIN, 0};
 	for (;;) {
-		if (spins > 0) {
-			spins--;
-			weft_cpu_relax();
-		} else if ((v & SLEEP) ||
-			   /* Relaxed: SLEEP is a hint; the park compares the slot anyway. */
-			   atomic_compare_exchange_weak_explicit(s, &v, v | SLEEP,
-								 memory_order_relaxed,
-								 memory_order_relaxed)) {
+		if (!brw_spin(l, &sp) &&
+		    ((v & SLEEP) ||
+		     /* Relaxed: SLEEP is a hint; the park compares the slot anyway. */
+		     atomic_compare_exchange_weak_explicit(s, &v, v | SLEEP, memory_order_relaxed,
+							   memory_order_relaxed))) {
 			uint64_t nap = weft_now_ns() + DRAIN_NAP_NS;
 			int r = weft_park(s, v | SLEEP, nap, ctx);
 			if (r != 0 && (r != ETIMEDOUT || weft_ctx_err(ctx) != 0))
@@ -413,7 +459,7 @@ __attribute__((always_inline)) static inline int brw_drain(weft_brwlock *l, weft
 				continue;
 			if (!wait)
 				return EBUSY;
-			int r = brw_drain_slot(s, v, ctx);
+			int r = brw_drain_slot(l, s, v, ctx);
 			if (r != 0)
 				return r;
 		}
