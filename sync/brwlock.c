@@ -41,7 +41,8 @@
  *      long) SLEEP is set well before the reader leaves, and the reader sees it.
  *   6. A reader that leaves touches the lock no more after the store or CAS that drops its
  *      count (a wake uses the slot address only: a parking-lot key).
- *   7. nused counts the bits set in the used bitmap: the thread whose fetch_or sets a bit
+ *   7. nused counts the bits set in the used bitmap (slots of threads that read-locked, or
+ *      that waited as writers: brw_count_writer): the thread whose fetch_or sets a bit
  *      (it saw the bit clear in the old value) and only it adds one. It only grows, and
  *      only chooses how long waiters spin (nothing else reads it), so its relaxed reads
  *      may be stale without harm.
@@ -189,6 +190,25 @@ static void brw_mark_used(weft_brwlock *l, uint32_t i)
 		/* Relaxed: a spin hint only (brw_spin); exactly one thread sets each bit, so
 		 * nused ends equal to the bits set (invariant 7). */
 		atomic_fetch_add_explicit(&l->nused, 1, memory_order_relaxed);
+}
+
+/*
+ * Count a writer that is about to wait among the lock's users (nused), as its first read
+ * lock would: a thread that only writes competes for the CPUs too. Its own slot becomes
+ * REG with no read lock, as after a read lock and unlock (invariants 2 and 3: only the
+ * owner writes REG). A thread without an own slot is not counted.
+ */
+static void brw_count_writer(weft_brwlock *l)
+{
+	uint32_t i = brw_own(l);
+	if (i == 0)
+		return;
+	_Atomic uint32_t *s = brw_slot(l, i);
+	/* Relaxed: only this thread changes REG and the count (invariant 2). */
+	if (!(atomic_load_explicit(s, memory_order_relaxed) & REG)) {
+		brw_mark_used(l, i);
+		atomic_store_explicit(s, REG, memory_order_relaxed);
+	}
 }
 
 /* A waiter's spin state (see WAIT_SPIN above). */
@@ -459,6 +479,7 @@ __attribute__((always_inline)) static inline int brw_drain(weft_brwlock *l, weft
 				continue;
 			if (!wait)
 				return EBUSY;
+			brw_count_writer(l);
 			int r = brw_drain_slot(l, s, v, ctx);
 			if (r != 0)
 				return r;
@@ -477,6 +498,7 @@ static int brw_claim(weft_brwlock *l, weft_ctx *ctx)
 		if (atomic_compare_exchange_weak_explicit(&l->wflag, &f, WRITER, memory_order_seq_cst,
 							  memory_order_relaxed))
 			return 0;
+		brw_count_writer(l);
 		int r = brw_wait_writer(l, ctx);
 		if (r != 0)
 			return r;

@@ -326,6 +326,39 @@ WEFT_TEST(sleep_hint_in_the_slot)
 	check_idle_destroy(&o);
 }
 
+/*
+ * A writer that waits counts among the lock's users (nused, invariant 7) as a reader
+ * would: behind another writer, and draining a reader.
+ */
+WEFT_TEST(waiting_writers_counted)
+{
+	struct rw_ops o = make_ops();
+	weft_brwlock *b = o.lock;
+	CHECK_EQ(weft_brwlock_wrlock(b, NULL), 0);
+	struct rw_call w;
+	pthread_t tw;
+	rw_call_start(&w, &tw, &o, NULL, true);
+	rw_await(readers_parked, b); /* WAIT: the second writer parked on wflag */
+	CHECK_EQ(weft_brwlock_wrunlock(b), 0);
+	pthread_join(tw, NULL);
+	CHECK_EQ(atomic_load(&w.result), 0);
+	CHECK_EQ(atomic_load(&b->nused), 1); /* the waiting writer; main only wrote */
+	check_idle_destroy(&o);
+
+	o = make_ops();
+	b = o.lock;
+	CHECK_EQ(weft_brwlock_rdlock(b, NULL), 0);
+	CHECK_EQ(atomic_load(&b->nused), 1);
+	struct slot_probe p = { b, own_slot(b) };
+	rw_call_start(&w, &tw, &o, NULL, true);
+	rw_await(slot_has_sleep, &p); /* the writer drains this thread's slot */
+	CHECK_EQ(weft_brwlock_rdunlock(b), 0);
+	pthread_join(tw, NULL);
+	CHECK_EQ(atomic_load(&w.result), 0);
+	CHECK_EQ(atomic_load(&b->nused), 2);
+	check_idle_destroy(&o);
+}
+
 /* A writer waiting for another writer (not for readers) is cancelled; nothing is left. */
 WEFT_TEST(cancel_writer_behind_writer)
 {

@@ -87,9 +87,9 @@ typedef struct weft_brwlock {
 	_Alignas(WEFT_PADDING) uint32_t nslots;
 	/* Online CPUs when the lock was created. Never written after creation. */
 	uint32_t ncpus;
-	/* Slots marked in the used bitmap (the threads that have read-locked this lock, the
-	 * shared slot counting once): bumped on a slot's first use only, read by waiters to
-	 * choose their spin (see DRAIN_SPIN_NS in sync/brwlock.c). */
+	/* Slots marked in the used bitmap (the threads that have read-locked this lock or
+	 * waited in it as writers, the shared slot counting once): bumped on a slot's first
+	 * use only, read by waiters to choose their spin (see WAIT_SPIN in sync/brwlock.c). */
 	_Atomic uint32_t nused;
 	/* Read by every reader, written by writers only. Where the padding allows, in its own
 	 * coherence line: a writer's CAS then does not take nslots, which the out-of-line
