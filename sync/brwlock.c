@@ -459,30 +459,62 @@ __attribute__((noinline, cold)) static int brw_drain_slot(weft_brwlock *l, _Atom
 	}
 }
 
-/* With WRITER up, wait for every used slot to drain (or, !wait, EBUSY if one holds a
- * read lock). Returns 0, EBUSY or ctx's error. */
-__attribute__((always_inline)) static inline int brw_drain(weft_brwlock *l, weft_ctx *ctx,
-							     bool wait)
+/*
+ * brw_drain's waiting part: from word w of the used bitmap, bits (of that word) still to
+ * look at, wait for each of those slots and the ones after to drain; on ctx's error,
+ * leave as writer (brw_release) before returning it. Out of line and reached by a tail
+ * call, so that the scan which finds every slot empty makes no call and saves no
+ * register.
+ */
+__attribute__((noinline, cold)) static int brw_drain_wait(weft_brwlock *l, weft_ctx *ctx,
+							   uint32_t w, uint64_t bits)
 {
 	_Atomic uint64_t *used = brw_used(l);
-	for (uint32_t w = 0; w < l->nslots / 64; w++) {
-		/* seq_cst: after the CAS that raised WRITER (the Dekker pair, see top). */
-		uint64_t bits = atomic_load_explicit(&used[w], memory_order_seq_cst);
+	brw_count_writer(l);
+	for (;;) {
 		while (bits != 0) {
 			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
 			_Atomic uint32_t *s = brw_slot(l, i);
+			/* seq_cst and acquire as in brw_drain. */
+			uint32_t v = atomic_load_explicit(s, memory_order_seq_cst);
+			if ((v & COUNT) == 0)
+				continue;
+			int r = brw_drain_slot(l, s, v, ctx);
+			if (r != 0) {
+				brw_release(l);
+				return r;
+			}
+		}
+		if (++w >= l->nslots / 64)
+			return 0;
+		/* seq_cst as in brw_drain. */
+		bits = atomic_load_explicit(&used[w], memory_order_seq_cst);
+	}
+}
+
+/* With WRITER up, wait for every used slot to drain (or, !wait, EBUSY if one holds a
+ * read lock). Returns 0, EBUSY or ctx's error; on ctx's error WRITER is already gone
+ * (brw_drain_wait), on EBUSY it is still up. */
+__attribute__((always_inline)) static inline int brw_drain(weft_brwlock *l, weft_ctx *ctx,
+							     bool wait)
+{
+	uint32_t n = l->nslots; /* never written after creation: loaded once */
+	_Atomic uint64_t *used = brw_used(l);
+	for (uint32_t w = 0; w < n / 64; w++) {
+		/* seq_cst: after the CAS that raised WRITER (the Dekker pair, see top). */
+		uint64_t bits = atomic_load_explicit(&used[w], memory_order_seq_cst);
+		for (uint64_t left = bits; left != 0; left &= left - 1) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(left);
 			/* seq_cst: the writer's half of the Dekker pair; acquire: pairs with the
 			 * release of the reader's unlock or retreat. */
-			uint32_t v = atomic_load_explicit(s, memory_order_seq_cst);
+			uint32_t v = atomic_load_explicit(weft_brwlock_line_(l, i != 0 ? i : n),
+							  memory_order_seq_cst);
 			if ((v & COUNT) == 0)
 				continue;
 			if (!wait)
 				return EBUSY;
-			brw_count_writer(l);
-			int r = brw_drain_slot(l, s, v, ctx);
-			if (r != 0)
-				return r;
+			return brw_drain_wait(l, ctx, w, left); /* from slot i on */
 		}
 	}
 	return 0;
@@ -505,17 +537,26 @@ static int brw_claim(weft_brwlock *l, weft_ctx *ctx)
 	}
 }
 
+/* weft_brwlock_wrlock when the first CAS failed: claim by waiting, then drain. */
+__attribute__((noinline, cold)) static int brw_wrlock_slow(weft_brwlock *l, weft_ctx *ctx)
+{
+	int r = brw_claim(l, ctx);
+	if (r != 0)
+		return r;
+	return brw_drain(l, ctx, true);
+}
+
 int weft_brwlock_wrlock(weft_brwlock *l, weft_ctx *ctx)
 {
 	if (l == NULL)
 		return EINVAL;
-	int r = brw_claim(l, ctx);
-	if (r != 0)
-		return r;
-	r = brw_drain(l, ctx, true);
-	if (r != 0)
-		brw_release(l);
-	return r;
+	uint32_t f = 0;
+	/* seq_cst and acquire as in brw_claim (its first try, inline). Every other path
+	 * leaves by a tail call, so the common one saves no register. */
+	if (WEFT_UNLIKELY(!atomic_compare_exchange_strong_explicit(
+		    &l->wflag, &f, WRITER, memory_order_seq_cst, memory_order_relaxed)))
+		return brw_wrlock_slow(l, ctx);
+	return brw_drain(l, ctx, true);
 }
 
 int weft_brwlock_trywrlock(weft_brwlock *l)
