@@ -139,6 +139,9 @@ int weft_brwlock_create(weft_brwlock **out)
 	/* The header, n - 1 own slots, the shared slot, the bitmap (see brwlock.h). */
 	size_t size = (size_t)(n + 1) * sizeof(struct weft_brwlock_slot_) +
 		      n / 64 * sizeof(uint64_t);
+	/* Whole lines: every writer reads the bitmap, so no other allocation may share (and
+	 * keep writing) its line. */
+	size = (size + WEFT_PADDING - 1) / WEFT_PADDING * WEFT_PADDING;
 	weft_brwlock *l = weft_mem_zalloc(size, WEFT_PADDING);
 	if (l == NULL)
 		return ENOMEM;
