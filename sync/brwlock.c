@@ -80,14 +80,16 @@
  * wait here, a futex wake in the thread waited for, and a wake-up latency of tens of
  * microseconds, during which the woken thread holds up the others in turn (a writer woken
  * from its drain keeps WRITER up). So while the threads that use the lock fit the CPUs
- * (nused <= ncpus), a waiter spins on, checking the clock every SPIN_CHECK rounds, until
- * SPIN_LONG_NS have passed; with more threads than CPUs (oversubscribed), the thread
- * waited for may need this very CPU, and the waiter parks after the rounds alone.
+ * (nused <= ncpus), a waiter spins on, checking the clock every SPIN_CHECK rounds, for
+ * its thread's budget (brw_budget_ns: up to SPIN_LONG_NS, less where waits keep
+ * outlasting it); with more threads than CPUs (oversubscribed), the thread waited for
+ * may need this very CPU, and the waiter parks after the rounds alone.
  */
 #define WAIT_SPIN 128
 #define DRAIN_SPIN 256
 #define SPIN_CHECK 32
 #define SPIN_LONG_NS (50 * 1000)
+#define SPIN_MIN_NS (4 * 1000)
 /* Longest nap of a writer waiting for a reader to leave (bounds a missed wake). */
 #define DRAIN_NAP_NS (1000 * 1000)
 
@@ -214,11 +216,25 @@ static void brw_count_writer(weft_brwlock *l)
 	}
 }
 
+/*
+ * The calling thread's long-spin budget in ns (see WAIT_SPIN above): SPIN_LONG_NS to
+ * start with, halved after a wait that outlasted SPIN_LONG_NS (its thread was descheduled,
+ * spinning was wasted), doubled again (from SPIN_MIN_NS, up to SPIN_LONG_NS) after one
+ * that ended within it. So on a machine where the threads waited for keep losing their
+ * CPU (a loaded machine) waiters soon park after the rounds alone, and where they are
+ * only interrupted, waiters ride out the interruption. Per thread: no shared line.
+ */
+static __thread uint32_t brw_budget_ns __attribute__((tls_model("initial-exec"))) = SPIN_LONG_NS;
+
 /* A waiter's spin state (see WAIT_SPIN above). */
 struct brw_spin {
 	int left;       /* pause rounds before the next decision */
-	uint64_t until; /* end of the long spin; 0 until it started */
+	bool park;      /* decided: park from now on */
+	uint64_t start; /* when the rounds ran out, if the long spin applies; else 0 */
+	uint64_t until; /* end of the long spin */
 };
+
+#define BRW_SPIN_INIT(rounds) {(rounds), false, 0, 0}
 
 /*
  * One round of a waiter's spin: relax the CPU and return true, or return false once the
@@ -227,13 +243,20 @@ struct brw_spin {
 static bool brw_spin(weft_brwlock *l, struct brw_spin *sp)
 {
 	if (sp->left == 0) {
-		if (sp->until == 0) {
+		if (sp->park)
+			return false;
+		uint64_t now = weft_now_ns();
+		if (sp->start == 0) {
 			/* Relaxed: a hint; a stale count only picks the other spin. */
-			if (atomic_load_explicit(&l->nused, memory_order_relaxed) > l->ncpus)
-				return false; /* oversubscribed: park now */
-			sp->until = weft_now_ns() + SPIN_LONG_NS;
-		} else if (sp->until == UINT64_MAX || weft_now_ns() >= sp->until) {
-			sp->until = UINT64_MAX;
+			if (atomic_load_explicit(&l->nused, memory_order_relaxed) > l->ncpus) {
+				sp->park = true; /* oversubscribed: park now */
+				return false;
+			}
+			sp->start = now;
+			sp->until = now + brw_budget_ns;
+		}
+		if (now >= sp->until) {
+			sp->park = true;
 			return false;
 		}
 		sp->left = SPIN_CHECK;
@@ -241,6 +264,19 @@ static bool brw_spin(weft_brwlock *l, struct brw_spin *sp)
 	sp->left--;
 	weft_cpu_relax();
 	return true;
+}
+
+/* A wait has ended (not by ctx): adjust this thread's budget (brw_budget_ns). */
+static void brw_spin_learn(const struct brw_spin *sp)
+{
+	if (sp->start == 0)
+		return; /* over within the rounds, or oversubscribed */
+	uint32_t b = brw_budget_ns;
+	if (weft_now_ns() - sp->start <= SPIN_LONG_NS)
+		b = b < SPIN_MIN_NS ? SPIN_MIN_NS : b >= SPIN_LONG_NS / 2 ? SPIN_LONG_NS : 2 * b;
+	else
+		b = b / 2 < SPIN_MIN_NS ? 0 : b / 2;
+	brw_budget_ns = b;
 }
 
 /*
@@ -277,12 +313,14 @@ static void brw_retreat(_Atomic uint32_t *s)
 /* Wait until no writer is pending or inside. Returns 0, or ctx's error. */
 static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx)
 {
-	struct brw_spin sp = {WAIT_SPIN, 0};
+	struct brw_spin sp = BRW_SPIN_INIT(WAIT_SPIN);
 	for (;;) {
 		/* Relaxed: the caller re-checks with seq_cst (readers) or claims by CAS. */
 		uint32_t f = atomic_load_explicit(&l->wflag, memory_order_relaxed);
-		if (!(f & WRITER))
+		if (!(f & WRITER)) {
+			brw_spin_learn(&sp);
 			return 0;
+		}
 		if (brw_spin(l, &sp))
 			continue;
 		/* Invariant 1: park only on a value carrying WRITER and WAIT. */
@@ -443,7 +481,7 @@ static void brw_release(weft_brwlock *l)
 __attribute__((noinline, cold)) static int brw_drain_slot(weft_brwlock *l, _Atomic uint32_t *s,
 							   uint32_t v, weft_ctx *ctx)
 {
-	struct brw_spin sp = {DRAIN_SPIN, 0};
+	struct brw_spin sp = BRW_SPIN_INIT(DRAIN_SPIN);
 	for (;;) {
 		if (!brw_spin(l, &sp) &&
 		    ((v & SLEEP) ||
@@ -457,8 +495,10 @@ __attribute__((noinline, cold)) static int brw_drain_slot(weft_brwlock *l, _Atom
 		}
 		/* seq_cst: as in brw_drain (acquire: pairs with the reader's leaving store). */
 		v = atomic_load_explicit(s, memory_order_seq_cst);
-		if ((v & COUNT) == 0)
+		if ((v & COUNT) == 0) {
+			brw_spin_learn(&sp);
 			return 0;
+		}
 	}
 }
 
