@@ -245,13 +245,14 @@ static bool brw_spin(weft_brwlock *l, struct brw_spin *sp)
 	if (sp->left == 0) {
 		if (sp->park)
 			return false;
+		/* Relaxed: a hint; a stale count only picks the other spin. */
+		if (sp->start == 0 &&
+		    atomic_load_explicit(&l->nused, memory_order_relaxed) > l->ncpus) {
+			sp->park = true; /* oversubscribed: park now */
+			return false;
+		}
 		uint64_t now = weft_now_ns();
 		if (sp->start == 0) {
-			/* Relaxed: a hint; a stale count only picks the other spin. */
-			if (atomic_load_explicit(&l->nused, memory_order_relaxed) > l->ncpus) {
-				sp->park = true; /* oversubscribed: park now */
-				return false;
-			}
 			sp->start = now;
 			sp->until = now + brw_budget_ns;
 		}

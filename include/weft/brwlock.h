@@ -31,9 +31,10 @@
  *     pays an out-of-line call (a thread-index lookup and a bounds check, a dozen
  *     instructions) each time it changes lock.
  *   - A waiter (a reader behind a writer, a writer behind a writer or a reader) spins
- *     before it parks: about 50 us while the threads that have used the lock are no more
- *     than the CPUs (a thread waited for is then usually interrupted, not descheduled,
- *     and parking would cost more than the wait), a few hundred pause rounds otherwise.
+ *     before it parks: up to about 50 us while the threads that have used the lock are no
+ *     more than the CPUs (a thread waited for is then usually interrupted, not
+ *     descheduled, and parking would cost more than the wait; each thread shortens its
+ *     budget where its waits keep outlasting it), a few hundred pause rounds otherwise.
  *   - weft_brwlock_create allocates (the slots: 128 bytes each, max(64, 2 x CPUs) slots
  *     rounded up to 64, one of them the shared slot); nothing else allocates.
  *
