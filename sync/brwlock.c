@@ -41,6 +41,11 @@
  *      long) SLEEP is set well before the reader leaves, and the reader sees it.
  *   6. A reader that leaves touches the lock no more after the store or CAS that drops its
  *      count (a wake uses the slot address only: a parking-lot key).
+ *   7. nused counts the bits set in the used bitmap (slots of threads that read-locked, or
+ *      that waited as writers: brw_count_writer): the thread whose fetch_or sets a bit
+ *      (it saw the bit clear in the old value) and only it adds one. It only grows, and
+ *      only chooses how long waiters spin (nothing else reads it), so its relaxed reads
+ *      may be stale without harm.
  *
  * tests/models/brwlock.pml models this protocol (claim, drain, SLEEP, parking, shared slot,
  * cancellation) for spin: exclusion, no lost wake-up except the window of invariant 5 (it
@@ -66,9 +71,25 @@
 
 #define MIN_SLOTS 64u
 #define MAX_SLOTS 4096u
-/* Spin rounds before parking: a writer's section or a reader's is usually short. */
+/*
+ * Spinning before parking. A writer's section or a reader's is usually short: a waiter
+ * first spins WAIT_SPIN (for a writer) or DRAIN_SPIN (for a reader) pause rounds. Beyond
+ * that, what it waits for is usually a thread that was interrupted or briefly preempted
+ * inside (a timer tick, another process's time slice: 4 to 64 us on a shared 2-CPU virtual
+ * machine, thousands of times a second). Parking then costs more than the wait: a futex
+ * wait here, a futex wake in the thread waited for, and a wake-up latency of tens of
+ * microseconds, during which the woken thread holds up the others in turn (a writer woken
+ * from its drain keeps WRITER up). So while the threads that use the lock fit the CPUs
+ * (nused <= ncpus), a waiter spins on, checking the clock every SPIN_CHECK rounds, for
+ * its thread's budget (brw_budget_ns: up to SPIN_LONG_NS, less where waits keep
+ * outlasting it); with more threads than CPUs (oversubscribed), the thread waited for
+ * may need this very CPU, and the waiter parks after the rounds alone.
+ */
 #define WAIT_SPIN 128
 #define DRAIN_SPIN 256
+#define SPIN_CHECK 32
+#define SPIN_LONG_NS (50 * 1000)
+#define SPIN_MIN_NS (4 * 1000)
 /* Longest nap of a writer waiting for a reader to leave (bounds a missed wake). */
 #define DRAIN_NAP_NS (1000 * 1000)
 
@@ -120,11 +141,16 @@ int weft_brwlock_create(weft_brwlock **out)
 	/* The header, n - 1 own slots, the shared slot, the bitmap (see brwlock.h). */
 	size_t size = (size_t)(n + 1) * sizeof(struct weft_brwlock_slot_) +
 		      n / 64 * sizeof(uint64_t);
+	/* Whole lines: every writer reads the bitmap, so no other allocation may share (and
+	 * keep writing) its line. */
+	size = (size + WEFT_PADDING - 1) / WEFT_PADDING * WEFT_PADDING;
 	weft_brwlock *l = weft_mem_zalloc(size, WEFT_PADDING);
 	if (l == NULL)
 		return ENOMEM;
 	atomic_init(&l->wflag, 0);
 	l->nslots = n;
+	l->ncpus = weft_cpu_count();
+	atomic_init(&l->nused, 0);
 	for (unsigned k = 0; k < n; k++)
 		atomic_init(brw_slot(l, k), 0);
 	for (unsigned w = 0; w < n / 64; w++)
@@ -163,9 +189,95 @@ static void brw_mark_used(weft_brwlock *l, uint32_t i)
 	uint64_t bit = UINT64_C(1) << (i % 64);
 	/* Acquire: when another thread set the bit (slot 0), its seq_cst fetch_or then
 	 * happens before our announcement, so it precedes it in the seq_cst order too. */
-	if (!(atomic_load_explicit(w, memory_order_acquire) & bit))
-		/* seq_cst: ordered before the announcement that follows. */
-		atomic_fetch_or_explicit(w, bit, memory_order_seq_cst);
+	if (!(atomic_load_explicit(w, memory_order_acquire) & bit) &&
+	    /* seq_cst: ordered before the announcement that follows. */
+	    !(atomic_fetch_or_explicit(w, bit, memory_order_seq_cst) & bit))
+		/* Relaxed: a spin hint only (brw_spin); exactly one thread sets each bit, so
+		 * nused ends equal to the bits set (invariant 7). */
+		atomic_fetch_add_explicit(&l->nused, 1, memory_order_relaxed);
+}
+
+/*
+ * Count a writer that is about to wait among the lock's users (nused), as its first read
+ * lock would: a thread that only writes competes for the CPUs too. Its own slot becomes
+ * REG with no read lock, as after a read lock and unlock (invariants 2 and 3: only the
+ * owner writes REG). A thread without an own slot is not counted.
+ */
+static void brw_count_writer(weft_brwlock *l)
+{
+	uint32_t i = brw_own(l);
+	if (i == 0)
+		return;
+	_Atomic uint32_t *s = brw_slot(l, i);
+	/* Relaxed: only this thread changes REG and the count (invariant 2). */
+	if (!(atomic_load_explicit(s, memory_order_relaxed) & REG)) {
+		brw_mark_used(l, i);
+		atomic_store_explicit(s, REG, memory_order_relaxed);
+	}
+}
+
+/*
+ * The calling thread's long-spin budget in ns (see WAIT_SPIN above): SPIN_LONG_NS to
+ * start with, halved after a wait that outlasted SPIN_LONG_NS (its thread was descheduled,
+ * spinning was wasted), doubled again (from SPIN_MIN_NS, up to SPIN_LONG_NS) after one
+ * that ended within it. So on a machine where the threads waited for keep losing their
+ * CPU (a loaded machine) waiters soon park after the rounds alone, and where they are
+ * only interrupted, waiters ride out the interruption. Per thread: no shared line.
+ */
+static __thread uint32_t brw_budget_ns __attribute__((tls_model("initial-exec"))) = SPIN_LONG_NS;
+
+/* A waiter's spin state (see WAIT_SPIN above). */
+struct brw_spin {
+	int left;       /* pause rounds before the next decision */
+	bool park;      /* decided: park from now on */
+	uint64_t start; /* when the rounds ran out, if the long spin applies; else 0 */
+	uint64_t until; /* end of the long spin */
+};
+
+#define BRW_SPIN_INIT(rounds) {(rounds), false, 0, 0}
+
+/*
+ * One round of a waiter's spin: relax the CPU and return true, or return false once the
+ * waiter should park (and on every call after that).
+ */
+static bool brw_spin(weft_brwlock *l, struct brw_spin *sp)
+{
+	if (sp->left == 0) {
+		if (sp->park)
+			return false;
+		/* Relaxed: a hint; a stale count only picks the other spin. */
+		if (sp->start == 0 &&
+		    atomic_load_explicit(&l->nused, memory_order_relaxed) > l->ncpus) {
+			sp->park = true; /* oversubscribed: park now */
+			return false;
+		}
+		uint64_t now = weft_now_ns();
+		if (sp->start == 0) {
+			sp->start = now;
+			sp->until = now + brw_budget_ns;
+		}
+		if (now >= sp->until) {
+			sp->park = true;
+			return false;
+		}
+		sp->left = SPIN_CHECK;
+	}
+	sp->left--;
+	weft_cpu_relax();
+	return true;
+}
+
+/* A wait has ended (not by ctx): adjust this thread's budget (brw_budget_ns). */
+static void brw_spin_learn(const struct brw_spin *sp)
+{
+	if (sp->start == 0)
+		return; /* over within the rounds, or oversubscribed */
+	uint32_t b = brw_budget_ns;
+	if (weft_now_ns() - sp->start <= SPIN_LONG_NS)
+		b = b < SPIN_MIN_NS ? SPIN_MIN_NS : b >= SPIN_LONG_NS / 2 ? SPIN_LONG_NS : 2 * b;
+	else
+		b = b / 2 < SPIN_MIN_NS ? 0 : b / 2;
+	brw_budget_ns = b;
 }
 
 /*
@@ -202,17 +314,16 @@ static void brw_retreat(_Atomic uint32_t *s)
 /* Wait until no writer is pending or inside. Returns 0, or ctx's error. */
 static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx)
 {
-	int spins = WAIT_SPIN;
+	struct brw_spin sp = BRW_SPIN_INIT(WAIT_SPIN);
 	for (;;) {
 		/* Relaxed: the caller re-checks with seq_cst (readers) or claims by CAS. */
 		uint32_t f = atomic_load_explicit(&l->wflag, memory_order_relaxed);
-		if (!(f & WRITER))
+		if (!(f & WRITER)) {
+			brw_spin_learn(&sp);
 			return 0;
-		if (spins > 0) {
-			spins--;
-			weft_cpu_relax();
-			continue;
 		}
+		if (brw_spin(l, &sp))
+			continue;
 		/* Invariant 1: park only on a value carrying WRITER and WAIT. */
 		if (!(f & WAIT) &&
 		    !atomic_compare_exchange_weak_explicit(&l->wflag, &f, f | WAIT,
@@ -368,19 +479,16 @@ static void brw_release(weft_brwlock *l)
  * Wait until slot s holds no read lock (v: its last value seen, with a count). Returns 0,
  * or ctx's error. Spins first, then naps on the slot with SLEEP in it (invariant 4).
  */
-__attribute__((noinline, cold)) static int brw_drain_slot(_Atomic uint32_t *s, uint32_t v,
-							   weft_ctx *ctx)
+__attribute__((noinline, cold)) static int brw_drain_slot(weft_brwlock *l, _Atomic uint32_t *s,
+							   uint32_t v, weft_ctx *ctx)
 {
-	int spins = DRAIN_SPIN;
+	struct brw_spin sp = BRW_SPIN_INIT(DRAIN_SPIN);
 	for (;;) {
-		if (spins > 0) {
-			spins--;
-			weft_cpu_relax();
-		} else if ((v & SLEEP) ||
-			   /* Relaxed: SLEEP is a hint; the park compares the slot anyway. */
-			   atomic_compare_exchange_weak_explicit(s, &v, v | SLEEP,
-								 memory_order_relaxed,
-								 memory_order_relaxed)) {
+		if (!brw_spin(l, &sp) &&
+		    ((v & SLEEP) ||
+		     /* Relaxed: SLEEP is a hint; the park compares the slot anyway. */
+		     atomic_compare_exchange_weak_explicit(s, &v, v | SLEEP, memory_order_relaxed,
+							   memory_order_relaxed))) {
 			uint64_t nap = weft_now_ns() + DRAIN_NAP_NS;
 			int r = weft_park(s, v | SLEEP, nap, ctx);
 			if (r != 0 && (r != ETIMEDOUT || weft_ctx_err(ctx) != 0))
@@ -388,34 +496,69 @@ __attribute__((noinline, cold)) static int brw_drain_slot(_Atomic uint32_t *s, u
 		}
 		/* seq_cst: as in brw_drain (acquire: pairs with the reader's leaving store). */
 		v = atomic_load_explicit(s, memory_order_seq_cst);
-		if ((v & COUNT) == 0)
+		if ((v & COUNT) == 0) {
+			brw_spin_learn(&sp);
 			return 0;
+		}
 	}
 }
 
-/* With WRITER up, wait for every used slot to drain (or, !wait, EBUSY if one holds a
- * read lock). Returns 0, EBUSY or ctx's error. */
-__attribute__((always_inline)) static inline int brw_drain(weft_brwlock *l, weft_ctx *ctx,
-							     bool wait)
+/*
+ * brw_drain's waiting part: from word w of the used bitmap, bits (of that word) still to
+ * look at, wait for each of those slots and the ones after to drain; on ctx's error,
+ * leave as writer (brw_release) before returning it. Out of line and reached by a tail
+ * call, so that the scan which finds every slot empty makes no call and saves no
+ * register.
+ */
+__attribute__((noinline, cold)) static int brw_drain_wait(weft_brwlock *l, weft_ctx *ctx,
+							   uint32_t w, uint64_t bits)
 {
 	_Atomic uint64_t *used = brw_used(l);
-	for (uint32_t w = 0; w < l->nslots / 64; w++) {
-		/* seq_cst: after the CAS that raised WRITER (the Dekker pair, see top). */
-		uint64_t bits = atomic_load_explicit(&used[w], memory_order_seq_cst);
+	brw_count_writer(l);
+	for (;;) {
 		while (bits != 0) {
 			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
 			_Atomic uint32_t *s = brw_slot(l, i);
+			/* seq_cst and acquire as in brw_drain. */
+			uint32_t v = atomic_load_explicit(s, memory_order_seq_cst);
+			if ((v & COUNT) == 0)
+				continue;
+			int r = brw_drain_slot(l, s, v, ctx);
+			if (r != 0) {
+				brw_release(l);
+				return r;
+			}
+		}
+		if (++w >= l->nslots / 64)
+			return 0;
+		/* seq_cst as in brw_drain. */
+		bits = atomic_load_explicit(&used[w], memory_order_seq_cst);
+	}
+}
+
+/* With WRITER up, wait for every used slot to drain (or, !wait, EBUSY if one holds a
+ * read lock). Returns 0, EBUSY or ctx's error; on ctx's error WRITER is already gone
+ * (brw_drain_wait), on EBUSY it is still up. */
+__attribute__((always_inline)) static inline int brw_drain(weft_brwlock *l, weft_ctx *ctx,
+							     bool wait)
+{
+	uint32_t n = l->nslots; /* never written after creation: loaded once */
+	_Atomic uint64_t *used = brw_used(l);
+	for (uint32_t w = 0; w < n / 64; w++) {
+		/* seq_cst: after the CAS that raised WRITER (the Dekker pair, see top). */
+		uint64_t bits = atomic_load_explicit(&used[w], memory_order_seq_cst);
+		for (uint64_t left = bits; left != 0; left &= left - 1) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(left);
 			/* seq_cst: the writer's half of the Dekker pair; acquire: pairs with the
 			 * release of the reader's unlock or retreat. */
-			uint32_t v = atomic_load_explicit(s, memory_order_seq_cst);
+			uint32_t v = atomic_load_explicit(weft_brwlock_line_(l, i != 0 ? i : n),
+							  memory_order_seq_cst);
 			if ((v & COUNT) == 0)
 				continue;
 			if (!wait)
 				return EBUSY;
-			int r = brw_drain_slot(s, v, ctx);
-			if (r != 0)
-				return r;
+			return brw_drain_wait(l, ctx, w, left); /* from slot i on */
 		}
 	}
 	return 0;
@@ -431,23 +574,33 @@ static int brw_claim(weft_brwlock *l, weft_ctx *ctx)
 		if (atomic_compare_exchange_weak_explicit(&l->wflag, &f, WRITER, memory_order_seq_cst,
 							  memory_order_relaxed))
 			return 0;
+		brw_count_writer(l);
 		int r = brw_wait_writer(l, ctx);
 		if (r != 0)
 			return r;
 	}
 }
 
+/* weft_brwlock_wrlock when the first CAS failed: claim by waiting, then drain. */
+__attribute__((noinline, cold)) static int brw_wrlock_slow(weft_brwlock *l, weft_ctx *ctx)
+{
+	int r = brw_claim(l, ctx);
+	if (r != 0)
+		return r;
+	return brw_drain(l, ctx, true);
+}
+
 int weft_brwlock_wrlock(weft_brwlock *l, weft_ctx *ctx)
 {
 	if (l == NULL)
 		return EINVAL;
-	int r = brw_claim(l, ctx);
-	if (r != 0)
-		return r;
-	r = brw_drain(l, ctx, true);
-	if (r != 0)
-		brw_release(l);
-	return r;
+	uint32_t f = 0;
+	/* seq_cst and acquire as in brw_claim (its first try, inline). Every other path
+	 * leaves by a tail call, so the common one saves no register. */
+	if (WEFT_UNLIKELY(!atomic_compare_exchange_strong_explicit(
+		    &l->wflag, &f, WRITER, memory_order_seq_cst, memory_order_relaxed)))
+		return brw_wrlock_slow(l, ctx);
+	return brw_drain(l, ctx, true);
 }
 
 int weft_brwlock_trywrlock(weft_brwlock *l)

@@ -49,6 +49,12 @@ static void check_idle_destroy(struct rw_ops *o)
 	for (uint32_t k = 1; k <= b->nslots; k++) /* own slots, then the shared one */
 		CHECK_EQ(atomic_load(weft_brwlock_line_(b, k)) &
 				 (WEFT_BRWLOCK_COUNT_ | WEFT_BRWLOCK_SLEEP_), 0);
+	/* Invariant 7: nused counts the bits of the used bitmap (after the shared slot). */
+	_Atomic uint64_t *used = (_Atomic uint64_t *)(void *)weft_brwlock_line_(b, b->nslots + 1);
+	uint32_t bits = 0;
+	for (uint32_t w = 0; w < b->nslots / 64; w++)
+		bits += (uint32_t)__builtin_popcountll(atomic_load(&used[w]));
+	CHECK_EQ(atomic_load(&b->nused), bits);
 	weft_brwlock_destroy(b);
 }
 
@@ -93,6 +99,57 @@ WEFT_TEST(create_enomem)
 	CHECK_EQ(r, ENOMEM);
 	CHECK_EQ(f.calls, 1);
 	CHECK(l == (weft_brwlock *)&f); /* untouched on failure */
+}
+
+struct used_arg {
+	weft_brwlock *b;
+	pthread_barrier_t *all_alive;
+};
+
+static void *use_slot_main(void *arg)
+{
+	struct used_arg *u = arg;
+	pthread_barrier_wait(u->all_alive); /* every thread alive: distinct indices */
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(weft_brwlock_rdlock(u->b, NULL), 0);
+		CHECK_EQ(weft_brwlock_rdunlock(u->b), 0);
+		CHECK_EQ(weft_brwlock_tryrdlock(u->b), 0);
+		CHECK_EQ(weft_brwlock_rdunlock(u->b), 0);
+	}
+	pthread_barrier_wait(u->all_alive); /* keep the indices until all are done */
+	return NULL;
+}
+
+/*
+ * nused (which picks the waiters' spin) counts one per thread that read-locked, however
+ * often it did (invariant 7); writers do not count.
+ */
+WEFT_TEST(used_slots_counted)
+{
+	enum { N = 4 };
+	struct rw_ops o = make_ops();
+	weft_brwlock *b = o.lock;
+	CHECK_EQ(atomic_load(&b->nused), 0);
+	CHECK_EQ(weft_brwlock_wrlock(b, NULL), 0);
+	CHECK_EQ(weft_brwlock_wrunlock(b), 0);
+	CHECK_EQ(atomic_load(&b->nused), 0);
+	CHECK_EQ(weft_brwlock_rdlock(b, NULL), 0);
+	CHECK_EQ(weft_brwlock_rdunlock(b), 0);
+	CHECK_EQ(weft_brwlock_rdlock(b, NULL), 0);
+	CHECK_EQ(weft_brwlock_rdunlock(b), 0);
+	CHECK_EQ(atomic_load(&b->nused), 1);
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, N);
+	struct used_arg u = { b, &bar };
+	pthread_t th[N];
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(pthread_create(&th[i], NULL, use_slot_main, &u), 0);
+	for (int i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&bar);
+	CHECK_EQ(atomic_load(&b->nused), 1 + N);
+	CHECK(b->ncpus >= 1);
+	check_idle_destroy(&o);
 }
 
 WEFT_TEST(nested_read)
@@ -266,6 +323,39 @@ WEFT_TEST(sleep_hint_in_the_slot)
 	pthread_join(tw, NULL);
 	CHECK_EQ(atomic_load(&w.result), 0);
 	CHECK_EQ(weft_brwlock_wrunlock(b), 0);
+	check_idle_destroy(&o);
+}
+
+/*
+ * A writer that waits counts among the lock's users (nused, invariant 7) as a reader
+ * would: behind another writer, and draining a reader.
+ */
+WEFT_TEST(waiting_writers_counted)
+{
+	struct rw_ops o = make_ops();
+	weft_brwlock *b = o.lock;
+	CHECK_EQ(weft_brwlock_wrlock(b, NULL), 0);
+	struct rw_call w;
+	pthread_t tw;
+	rw_call_start(&w, &tw, &o, NULL, true);
+	rw_await(readers_parked, b); /* WAIT: the second writer parked on wflag */
+	CHECK_EQ(weft_brwlock_wrunlock(b), 0);
+	pthread_join(tw, NULL);
+	CHECK_EQ(atomic_load(&w.result), 0);
+	CHECK_EQ(atomic_load(&b->nused), 1); /* the waiting writer; main only wrote */
+	check_idle_destroy(&o);
+
+	o = make_ops();
+	b = o.lock;
+	CHECK_EQ(weft_brwlock_rdlock(b, NULL), 0);
+	CHECK_EQ(atomic_load(&b->nused), 1);
+	struct slot_probe p = { b, own_slot(b) };
+	rw_call_start(&w, &tw, &o, NULL, true);
+	rw_await(slot_has_sleep, &p); /* the writer drains this thread's slot */
+	CHECK_EQ(weft_brwlock_rdunlock(b), 0);
+	pthread_join(tw, NULL);
+	CHECK_EQ(atomic_load(&w.result), 0);
+	CHECK_EQ(atomic_load(&b->nused), 2);
 	check_idle_destroy(&o);
 }
 

@@ -30,6 +30,11 @@
  *     per-thread cache of its slot); a thread that alternates between several brwlocks
  *     pays an out-of-line call (a thread-index lookup and a bounds check, a dozen
  *     instructions) each time it changes lock.
+ *   - A waiter (a reader behind a writer, a writer behind a writer or a reader) spins
+ *     before it parks: up to about 50 us while the threads that have used the lock are no
+ *     more than the CPUs (a thread waited for is then usually interrupted, not
+ *     descheduled, and parking would cost more than the wait; each thread shortens its
+ *     budget where its waits keep outlasting it), a few hundred pause rounds otherwise.
  *   - weft_brwlock_create allocates (the slots: 128 bytes each, max(64, 2 x CPUs) slots
  *     rounded up to 64, one of them the shared slot); nothing else allocates.
  *
@@ -85,6 +90,12 @@ typedef struct weft_brwlock {
 	/* Lines after the header: own slots + the shared one (a multiple of 64, the same
 	 * for every lock of the process). Never written after creation. */
 	_Alignas(WEFT_PADDING) uint32_t nslots;
+	/* Online CPUs when the lock was created. Never written after creation. */
+	uint32_t ncpus;
+	/* Slots marked in the used bitmap (the threads that have read-locked this lock or
+	 * waited in it as writers, the shared slot counting once): bumped on a slot's first
+	 * use only, read by waiters to choose their spin (see WAIT_SPIN in sync/brwlock.c). */
+	_Atomic uint32_t nused;
 	/* Read by every reader, written by writers only. Where the padding allows, in its own
 	 * coherence line: a writer's CAS then does not take nslots, which the out-of-line
 	 * paths read, away from the readers. */
