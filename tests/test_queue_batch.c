@@ -119,9 +119,9 @@ WEFT_TEST(single_thread_every_kind)
 /*
  * mpmc, one thread, rings of 2 to 256 slots: random push_n / pop_n sizes from every
  * starting position, against a model FIFO. A bounded ring takes exactly what fits and
- * gives back exactly what it holds, in order; runs cross the places where the ring's
- * spread layout wraps from its last line back to its first (every capacity / 4
- * positions) and runs longer than the ring.
+ * gives back exactly what it holds, in order; runs cross the end of the cell array
+ * (where a run continues at cells[0], every capacity positions) and runs longer than the
+ * ring.
  */
 WEFT_TEST(mpmc_batches_match_a_model)
 {
