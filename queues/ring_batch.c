@@ -145,44 +145,70 @@ static inline void mpmc_drain(weft_mpmc_cell *c, size_t pos, void **dst, size_t 
 	}
 }
 
+/* One run of a push: up to n (<= MPMC_RUN_MAX) items from src; returns how many went in. */
+static inline size_t mpmc_push_run(const weft_mpmc_geom *g, _Atomic size_t *tail,
+				   void *const *src, size_t n)
+{
+	size_t pos = 0, k = mpmc_reserve(g, tail, n, 0, &pos);
+	size_t i = pos & g->mask, first = g->mask + 1 - i;
+	if (k <= first) {
+		mpmc_fill(&g->cells[i], pos, src, k);
+	} else { /* the run wraps to the start of the array */
+		mpmc_fill(&g->cells[i], pos, src, first);
+		mpmc_fill(g->cells, pos + first, src + first, k - first);
+	}
+	return k;
+}
+
+/* One run of a pop: up to n (<= MPMC_RUN_MAX) items into dst; returns how many came out. */
+static inline size_t mpmc_pop_run(const weft_mpmc_geom *g, _Atomic size_t *head, void **dst,
+				  size_t n)
+{
+	const size_t size = g->mask + 1;
+	size_t pos = 0, k = mpmc_reserve(g, head, n, 1, &pos);
+	size_t i = pos & g->mask, first = size - i;
+	if (k <= first) {
+		mpmc_drain(&g->cells[i], pos, dst, k, size);
+	} else {
+		mpmc_drain(&g->cells[i], pos, dst, first, size);
+		mpmc_drain(g->cells, pos + first, dst + first, k - first, size);
+	}
+	return k;
+}
+
+/*
+ * A call of up to MPMC_RUN_MAX items (every call of the weft_queue suite's batches) is one
+ * run; a longer one makes further runs only while each was complete (a short run means
+ * the next cell was busy).
+ */
 int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 {
 	const weft_mpmc_geom g = q->g;
-	const size_t size = g.mask + 1;
-	void *const *src = items;
-	for (;;) {
-		size_t left = n - (size_t)(src - items), pos = 0;
-		size_t k = mpmc_reserve(&g, &q->tail, left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX, 0,
-					&pos);
-		size_t i = pos & g.mask, first = k < size - i ? k : size - i;
-		mpmc_fill(&g.cells[i], pos, src, first);
-		mpmc_fill(g.cells, pos + first, src + first, k - first); /* the wrapped rest */
-		src += k;
-		if (k < MPMC_RUN_MAX || (size_t)(src - items) == n)
-			break; /* a short run: the next cell was busy (or all went in) */
+	size_t done = mpmc_push_run(&g, &q->tail, items, n < MPMC_RUN_MAX ? n : MPMC_RUN_MAX);
+	if (WEFT_UNLIKELY(done == MPMC_RUN_MAX)) {
+		for (size_t k = MPMC_RUN_MAX; k == MPMC_RUN_MAX && done < n; done += k) {
+			size_t left = n - done;
+			k = mpmc_push_run(&g, &q->tail, items + done,
+					  left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX);
+		}
 	}
-	*moved = (size_t)(src - items);
-	return src != items ? 0 : EAGAIN;
+	*moved = done;
+	return done != 0 ? 0 : EAGAIN;
 }
 
 int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 {
 	const weft_mpmc_geom g = q->g;
-	const size_t size = g.mask + 1;
-	void **dst = items;
-	for (;;) {
-		size_t left = n - (size_t)(dst - items), pos = 0;
-		size_t k = mpmc_reserve(&g, &q->head, left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX, 1,
-					&pos);
-		size_t i = pos & g.mask, first = k < size - i ? k : size - i;
-		mpmc_drain(&g.cells[i], pos, dst, first, size);
-		mpmc_drain(g.cells, pos + first, dst + first, k - first, size);
-		dst += k;
-		if (k < MPMC_RUN_MAX || (size_t)(dst - items) == n)
-			break;
+	size_t done = mpmc_pop_run(&g, &q->head, items, n < MPMC_RUN_MAX ? n : MPMC_RUN_MAX);
+	if (WEFT_UNLIKELY(done == MPMC_RUN_MAX)) {
+		for (size_t k = MPMC_RUN_MAX; k == MPMC_RUN_MAX && done < n; done += k) {
+			size_t left = n - done;
+			k = mpmc_pop_run(&g, &q->head, items + done,
+					 left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX);
+		}
 	}
-	*moved = (size_t)(dst - items);
-	return dst != items ? 0 : EAGAIN;
+	*moved = done;
+	return done != 0 ? 0 : EAGAIN;
 }
 
 int weft_spsc_push_n_(weft_spsc *q, void *const *items, size_t n, size_t *moved)
