@@ -53,13 +53,13 @@ typedef struct weft_mpmc {
  * History: weft once spread consecutive positions over all lines (position i in line
  * i % lines), so that a consumer a few positions behind a producer never shared its line.
  * That cost every item its own line: a batch of 64 touched 64 lines, every one of them
- * last written by the other side, and side by side on this 2-core machine (weft-bench
- * queue, capacity 65536, P=C=1 pinned, three alternating pairs) mpmc_b64 ran at 43-44
- * Mops/s spread against 145-154 in this layout, sharded_b64 52-59 against 162-166, while
- * the single-item rows were not told apart by the noise (mpmc 78-94 / 48-80, sharded
- * 52-60 / 52-63), nor at capacity 1024 (P=C=2 and 8: sharded 28-47 / 25-50, 27-51 /
- * 48-57). (A third layout, positions p and p + 4 in one line, did halve single-item
- * sharded throughput: there a consumer 4 to 12 positions behind shared its line.)
+ * last written by the other side's core. Side by side on a shared 2-core machine
+ * (weft-bench queue, capacity 65536, P=C=1 pinned, three alternating pairs) mpmc_b64 ran
+ * at 43-44 Mops/s spread against 145-154 in this layout, sharded_b64 at 52-59 against
+ * 162-166; the single-item rows lost nothing (capacity 1024, P=C=1..8, four alternating
+ * pairs: mpmc 30.5-35.0 spread, 33.7-36.5 here; sharded 31.0-32.5, 37.9-40.4). A third
+ * layout, positions p and p + 4 in one line, did halve single-item sharded throughput:
+ * there a consumer 4 to 12 positions behind shared its line.
  */
 static inline weft_mpmc_cell *weft_mpmc_cell_at_(const weft_mpmc_geom *g, size_t pos)
 {
