@@ -70,6 +70,81 @@ typedef struct q_state {
 	q_cons *cons;
 } q_state;
 
+/*
+ * Diagnostics, off by default (build with -DWEFT_BENCH_QUEUE_STATS=1): for each run, how
+ * many items each push / pop call moved (a histogram), how many calls found the queue full
+ * or empty, and how many back-offs spun or yielded, on stderr when the run's queue is
+ * destroyed. Thread-local counters, folded under a mutex when a thread settles after the
+ * measured phase (the warmup's are dropped); the settle phase's own pops are not counted.
+ */
+#ifdef WEFT_BENCH_QUEUE_STATS
+enum { QS_PUSH, QS_POP, QS_BUCKETS = 8 }; /* moved: 0, 1, 2-3, 4-7, 8-15, 16, 17-63, 64 */
+typedef struct qs_side {
+	uint64_t calls, items, spins, yields, hist[QS_BUCKETS];
+} qs_side;
+static _Thread_local qs_side qs_local[2];
+static qs_side qs_total[2];
+static pthread_mutex_t qs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void qs_call(int side, size_t moved)
+{
+	qs_side *q = &qs_local[side];
+	unsigned b = moved == 0 ? 0 : moved == 1 ? 1 : moved < 4 ? 2 : moved < 8 ? 3 :
+		     moved < 16 ? 4 : moved == 16 ? 5 : moved < 64 ? 6 : 7;
+	q->calls++;
+	q->items += moved;
+	q->hist[b]++;
+}
+
+/* Before bench_backoff(&idle): what it is about to do (spin below 64, then yield). */
+static void qs_backoff(int side, unsigned idle)
+{
+	if (idle + 1 < 64)
+		qs_local[side].spins++;
+	else
+		qs_local[side].yields++;
+}
+
+static void qs_fold(bool keep)
+{
+	if (keep) {
+		pthread_mutex_lock(&qs_lock);
+		for (int s = 0; s < 2; s++) {
+			uint64_t *t = &qs_total[s].calls, *l = &qs_local[s].calls;
+			for (size_t i = 0; i < sizeof(qs_side) / sizeof(uint64_t); i++)
+				t[i] += l[i];
+		}
+		pthread_mutex_unlock(&qs_lock);
+	}
+	memset(qs_local, 0, sizeof qs_local);
+}
+
+static void qs_print(const q_state *s)
+{
+	static const char *const side[2] = { "push", "pop" };
+	for (int i = 0; i < 2; i++) {
+		const qs_side *q = &qs_total[i];
+		double c = q->calls ? (double)q->calls : 1, n = q->items ? (double)q->items : 1;
+		fprintf(stderr,
+			"stats batch %zu, %u+%u, %-4s: %llu calls, %.2f items/call, %.1f%% moved "
+			"none, back-offs per item: %.4f spins %.5f yields; calls moving 0 | 1 | 2-3 "
+			"| 4-7 | 8-15 | 16 | 17-63 | 64:",
+			s->ops->batch ? s->ops->batch : 1, s->P, s->C, side[i],
+			(unsigned long long)q->calls, (double)q->items / c, 100.0 * (double)q->hist[0] / c,
+			(double)q->spins / n, (double)q->yields / n);
+		for (int b = 0; b < QS_BUCKETS; b++)
+			fprintf(stderr, " %llu", (unsigned long long)q->hist[b]);
+		fputc('\n', stderr);
+	}
+	memset(qs_total, 0, sizeof qs_total);
+}
+#define QS_CALL(side, moved) qs_call(side, moved)
+#define QS_BACKOFF(side, idle) qs_backoff(side, idle)
+#else
+#define QS_CALL(side, moved) ((void)0)
+#define QS_BACKOFF(side, idle) ((void)0)
+#endif
+
 /* ---- the suite's own peers (only without weft's queue interface) ---- */
 
 /* ---- the harness side ---- */
@@ -114,6 +189,9 @@ fail:
 static void q_destroy(void *p)
 {
 	q_state *s = p;
+#ifdef WEFT_BENCH_QUEUE_STATS
+	qs_print(s);
+#endif
 	s->ops->destroy(s->q);
 	for (unsigned i = 0; i < s->C; i++)
 		free(s->cons[i].last);
@@ -185,6 +263,7 @@ static uint64_t produce(q_state *s, bench_thread *t)
 	unsigned tries = 0;
 	while (done < Q_BATCH) {
 		int rc = s->ops->push(s->q, item_of(t->role_id, p->pushed + 1));
+		QS_CALL(QS_PUSH, rc == 0);
 		if (rc == 0) {
 			p->pushed++;
 			done++;
@@ -194,6 +273,7 @@ static uint64_t produce(q_state *s, bench_thread *t)
 		/* Full: spin a little, then yield (the count survives across calls, so a
 		 * thread that keeps failing yields instead of burning its time slice while the
 		 * consumer it waits for cannot run). */
+		QS_BACKOFF(QS_PUSH, t->idle);
 		bench_backoff(&t->idle);
 		if (++tries >= Q_TRIES)
 			break;
@@ -207,11 +287,14 @@ static uint64_t consume(q_state *s, bench_thread *t)
 	uint64_t done = 0;
 	unsigned tries = 0;
 	while (done < Q_BATCH) {
-		if (s->ops->pop(s->q, &items[done]) == 0) {
+		int rc = s->ops->pop(s->q, &items[done]);
+		QS_CALL(QS_POP, rc == 0);
+		if (rc == 0) {
 			done++;
 			t->idle = 0;
 			continue;
 		}
+		QS_BACKOFF(QS_POP, t->idle);
 		bench_backoff(&t->idle); /* empty: as produce() */
 		if (++tries >= Q_TRIES)
 			break;
@@ -231,10 +314,13 @@ static uint64_t produce_n(q_state *s, bench_thread *t)
 	unsigned tries = 0;
 	/* The same retry policy as produce(): t->idle survives across calls. */
 	while (s->ops->push_n(s->q, items, b, &moved) != 0) {
+		QS_CALL(QS_PUSH, 0);
 		if (++tries >= Q_TRIES)
 			return 0;
+		QS_BACKOFF(QS_PUSH, t->idle);
 		bench_backoff(&t->idle);
 	}
+	QS_CALL(QS_PUSH, moved);
 	t->idle = 0;
 	p->pushed += moved;
 	return moved;
@@ -246,10 +332,13 @@ static uint64_t consume_n(q_state *s, bench_thread *t)
 	size_t moved = 0;
 	unsigned tries = 0;
 	while (s->ops->pop_n(s->q, items, s->ops->batch, &moved) != 0) {
+		QS_CALL(QS_POP, 0);
 		if (++tries >= Q_TRIES)
 			return 0;
+		QS_BACKOFF(QS_POP, t->idle);
 		bench_backoff(&t->idle); /* as consume() */
 	}
+	QS_CALL(QS_POP, moved);
 	t->idle = 0;
 	take_all(s, &s->cons[t->role_id], items, moved);
 	return moved;
@@ -267,6 +356,9 @@ static uint64_t q_op(void *p, bench_thread *t)
 static uint64_t q_settle(void *p, bench_thread *t, int phase)
 {
 	q_state *s = p;
+#ifdef WEFT_BENCH_QUEUE_STATS
+	qs_fold(phase == BENCH_SETTLE_END);
+#endif
 	_Atomic unsigned *done = phase == BENCH_SETTLE_WARMUP ? &s->warm_done : &s->end_done;
 	if (t->role == 0) {
 		/* Release: pairs with the consumers' acquire below; the pushes before it are

@@ -2,7 +2,7 @@
  * `mpmc`: Vyukov's bounded MPMC ring; the fast paths are inline in include/weft/mpmc.h.
  *
  * Invariants (pos counts pushes or pops since creation; weft_mpmc_cell_(q, pos) is its
- * slot, a fixed permutation of pos & mask; size = mask + 1):
+ * slot, cells[pos & mask]; size = mask + 1):
  *   - cell.seq == pos: the slot is free for the push that claims position pos.
  *   - cell.seq == pos + 1: the slot holds the item of position pos, for the pop of pos.
  *   - a pop of pos sets cell.seq = pos + size: free for the push of the next lap.
@@ -33,15 +33,7 @@ int weft_mpmc_init_(weft_mpmc *q, size_t capacity)
 	g->cells = weft_mem_alloc(size * sizeof(weft_mpmc_cell), WEFT_CACHELINE);
 	if (g->cells == NULL)
 		return ENOMEM;
-	/* Cells per line: 4 with 16-byte cells and 64-byte lines, fewer in a tiny ring. */
-	size_t per_line = WEFT_CACHELINE / sizeof(weft_mpmc_cell);
-	if (per_line > size)
-		per_line = size;
-	size_t lines = size / per_line;
 	g->mask = size - 1;
-	g->line_mask = lines - 1;
-	g->cell_shift = (unsigned)__builtin_ctzll(per_line);
-	g->line_shift = (unsigned)__builtin_ctzll(lines);
 	for (size_t pos = 0; pos < size; pos++) {
 		weft_mpmc_cell *c = weft_mpmc_cell_(q, pos);
 		atomic_init(&c->seq, pos);

@@ -17,15 +17,13 @@
  * or pop would: it never waits on a peer. When the CAS fails, the count is redone from the
  * position it found.
  *
- * Walking the cells: in the ring's spread layout (weft_mpmc_cell_at_), the cell of position
- * p + 1 lies one line (stride = cells per line) after the cell of p, except where the line
- * index wraps to 0, once every `lines` positions. Both passes (the count, then the fill)
- * therefore walk segments: the first cell of a segment is found with weft_mpmc_cell_at_,
- * the rest by adding the stride, two cells per round, so a cell costs a load and a compare
- * (count) or two stores and a load (fill) plus half a round of loop; no cell addresses are
- * kept between the passes.
+ * Walking the cells: the cell of position p is cells[p & mask] (include/weft/mpmc.h), so
+ * a run is at most two stretches of consecutive cells, the second when it wraps from the
+ * end of the array to its start. Both passes (the count, then the fill) walk a stretch
+ * with a pointer, two cells per round; a cell costs a load and a compare (count) or two
+ * stores and a load (fill) plus half a round of loop.
  *
- * The ring's geometry is copied into a local first: the acquire loads would otherwise make
+ * The ring's geometry is copied into locals first: the acquire loads would otherwise make
  * the compiler reload it from the shared struct for every cell.
  *
  * spsc: the one producer (consumer) writes k slots and publishes them with one release
@@ -38,10 +36,38 @@
 /* Positions claimed by one reservation at most. */
 #define MPMC_RUN_MAX 64
 
-/* How many positions from p on have their cells `stride` apart (up to the line wrap). */
-static inline size_t mpmc_seg(const weft_mpmc_geom *g, size_t p)
+/*
+ * How many of the cells c[0 .. lim) are ready, in a row from c[0]: c[j] is ready when its
+ * seq == want + j. *seq: the first seq that was not (untouched when all lim are).
+ */
+static inline size_t mpmc_count(const weft_mpmc_cell *c, size_t want, size_t lim, size_t *seq)
 {
-	return g->line_mask + 1 - (p & g->line_mask);
+	const weft_mpmc_cell *const start = c, *const end = c + lim;
+	size_t s;
+	/* Acquire (each load): pairs with the release store of seq by the pop (for a push) or
+	 * push (for a pop) that last handed this cell over, as in the single operations, so
+	 * its use of the item happens before ours. Two cells per round (an odd one first). */
+	if (lim & 1) {
+		s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		if (s != want)
+			goto stop;
+		c++;
+		want++;
+	}
+	for (; c != end; c += 2, want += 2) {
+		s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		if (s != want)
+			goto stop;
+		s = atomic_load_explicit(&c[1].seq, memory_order_acquire);
+		if (s != want + 1) {
+			c++;
+			goto stop;
+		}
+	}
+	return (size_t)(c - start);
+stop:
+	*seq = s;
+	return (size_t)(c - start);
 }
 
 /*
@@ -53,41 +79,16 @@ static inline size_t mpmc_seg(const weft_mpmc_geom *g, size_t p)
 static inline size_t mpmc_reserve(const weft_mpmc_geom *g, _Atomic size_t *end, size_t n,
 				  size_t off, size_t *first)
 {
-	const size_t stride = (size_t)1 << g->cell_shift;
-	if (n > g->mask + 1)
-		n = g->mask + 1;
+	const size_t size = g->mask + 1;
+	if (n > size)
+		n = size;
 	size_t pos = atomic_load_explicit(end, memory_order_relaxed);
 	for (;;) {
-		/* want: the seq that makes the cell of position want - off ready. */
-		size_t want = pos + off, stop = pos + off + n, seq = want;
-		while (want != stop) {
-			weft_mpmc_cell *c = weft_mpmc_cell_at_(g, want - off);
-			size_t seg = mpmc_seg(g, want - off);
-			size_t seg_end = seg < stop - want ? want + seg : stop;
-			/* Acquire (each load below): pairs with the release store of seq by the
-			 * pop (for a push) or push (for a pop) that last handed this cell over,
-			 * as in the single operations, so its use of the item happens before
-			 * ours. Two cells per round (an odd one first): fewer loop branches. */
-			if ((seg_end - want) & 1) {
-				seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-				if (seq != want)
-					goto counted;
-				c += stride;
-				want++;
-			}
-			for (; want != seg_end; want += 2, c += 2 * stride) {
-				seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-				if (seq != want)
-					goto counted;
-				seq = atomic_load_explicit(&c[stride].seq, memory_order_acquire);
-				if (seq != want + 1) {
-					want++;
-					goto counted;
-				}
-			}
-		}
-	counted:;
-		size_t k = want - (pos + off);
+		size_t i = pos & g->mask, seq = pos + off;
+		size_t lim = n < size - i ? n : size - i; /* up to the end of the array */
+		size_t k = mpmc_count(&g->cells[i], pos + off, lim, &seq);
+		if (k == lim && k < n) /* the run wraps to the start of the array */
+			k += mpmc_count(g->cells, pos + off + k, n - k, &seq);
 		if (k == 0) {
 			/* As the single ops: a cell of an older position means full (empty) or a
 			 * peer in progress; one of a newer position means we are behind. */
@@ -105,75 +106,109 @@ static inline size_t mpmc_reserve(const weft_mpmc_geom *g, _Atomic size_t *end, 
 	}
 }
 
+/* Fill c[0 .. k) from src for positions pos, pos + 1, ... and publish each. */
+static inline void mpmc_fill(weft_mpmc_cell *c, size_t pos, void *const *src, size_t k)
+{
+	weft_mpmc_cell *const end = c + k;
+	/* Release (each seq store): pairs with the acquire load in weft_mpmc_pop /
+	 * mpmc_count: the item is written before the cell says so. Two cells per round. */
+	if (k & 1) {
+		c->item = *src++;
+		atomic_store_explicit(&c->seq, ++pos, memory_order_release);
+		c++;
+	}
+	for (; c != end; c += 2, src += 2, pos += 2) {
+		c[0].item = src[0];
+		atomic_store_explicit(&c[0].seq, pos + 1, memory_order_release);
+		c[1].item = src[1];
+		atomic_store_explicit(&c[1].seq, pos + 2, memory_order_release);
+	}
+}
+
+/* Empty c[0 .. k) of positions pos, pos + 1, ... into dst, freeing each for lap + size. */
+static inline void mpmc_drain(weft_mpmc_cell *c, size_t pos, void **dst, size_t k, size_t size)
+{
+	weft_mpmc_cell *const end = c + k;
+	pos += size;
+	/* Release (each seq store): pairs with the acquire load of the next lap's push: our
+	 * read of the item happens before its overwrite. Two cells per round. */
+	if (k & 1) {
+		*dst++ = c->item;
+		atomic_store_explicit(&c->seq, pos++, memory_order_release);
+		c++;
+	}
+	for (; c != end; c += 2, dst += 2, pos += 2) {
+		dst[0] = c[0].item;
+		atomic_store_explicit(&c[0].seq, pos, memory_order_release);
+		dst[1] = c[1].item;
+		atomic_store_explicit(&c[1].seq, pos + 1, memory_order_release);
+	}
+}
+
+/* One run of a push: up to n (<= MPMC_RUN_MAX) items from src; returns how many went in. */
+static inline size_t mpmc_push_run(const weft_mpmc_geom *g, _Atomic size_t *tail,
+				   void *const *src, size_t n)
+{
+	size_t pos = 0, k = mpmc_reserve(g, tail, n, 0, &pos);
+	size_t i = pos & g->mask, first = g->mask + 1 - i;
+	if (k <= first) {
+		mpmc_fill(&g->cells[i], pos, src, k);
+	} else { /* the run wraps to the start of the array */
+		mpmc_fill(&g->cells[i], pos, src, first);
+		mpmc_fill(g->cells, pos + first, src + first, k - first);
+	}
+	return k;
+}
+
+/* One run of a pop: up to n (<= MPMC_RUN_MAX) items into dst; returns how many came out. */
+static inline size_t mpmc_pop_run(const weft_mpmc_geom *g, _Atomic size_t *head, void **dst,
+				  size_t n)
+{
+	const size_t size = g->mask + 1;
+	size_t pos = 0, k = mpmc_reserve(g, head, n, 1, &pos);
+	size_t i = pos & g->mask, first = size - i;
+	if (k <= first) {
+		mpmc_drain(&g->cells[i], pos, dst, k, size);
+	} else {
+		mpmc_drain(&g->cells[i], pos, dst, first, size);
+		mpmc_drain(g->cells, pos + first, dst + first, k - first, size);
+	}
+	return k;
+}
+
+/*
+ * A call of up to MPMC_RUN_MAX items (every call of the weft_queue suite's batches) is one
+ * run; a longer one makes further runs only while each was complete (a short run means
+ * the next cell was busy).
+ */
 int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 {
 	const weft_mpmc_geom g = q->g;
-	const size_t stride = (size_t)1 << g.cell_shift;
-	void *const *src = items;
-	for (;;) {
-		size_t left = n - (size_t)(src - items), pos = 0;
-		size_t k = mpmc_reserve(&g, &q->tail, left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX, 0,
-					&pos);
-		/* Fill the k claimed cells, segment by segment; p runs over the positions. */
-		for (size_t p = pos, stop = pos + k; p != stop;) {
-			weft_mpmc_cell *c = weft_mpmc_cell_at_(&g, p);
-			size_t seg = mpmc_seg(&g, p);
-			size_t seg_end = seg < stop - p ? p + seg : stop;
-			/* Release (each seq store): pairs with the acquire load in
-			 * weft_mpmc_pop / mpmc_reserve: the item is written before the cell
-			 * says so. Two cells per round, as in the count. */
-			if ((seg_end - p) & 1) {
-				c->item = *src++;
-				atomic_store_explicit(&c->seq, ++p, memory_order_release);
-				c += stride;
-			}
-			for (; p != seg_end; p += 2, src += 2, c += 2 * stride) {
-				c->item = src[0];
-				atomic_store_explicit(&c->seq, p + 1, memory_order_release);
-				c[stride].item = src[1];
-				atomic_store_explicit(&c[stride].seq, p + 2, memory_order_release);
-			}
+	size_t done = mpmc_push_run(&g, &q->tail, items, n < MPMC_RUN_MAX ? n : MPMC_RUN_MAX);
+	if (WEFT_UNLIKELY(done == MPMC_RUN_MAX)) {
+		for (size_t k = MPMC_RUN_MAX; k == MPMC_RUN_MAX && done < n; done += k) {
+			size_t left = n - done;
+			k = mpmc_push_run(&g, &q->tail, items + done,
+					  left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX);
 		}
-		if (k < MPMC_RUN_MAX || (size_t)(src - items) == n)
-			break; /* a short run: the next cell was busy (or all went in) */
 	}
-	*moved = (size_t)(src - items);
-	return src != items ? 0 : EAGAIN;
+	*moved = done;
+	return done != 0 ? 0 : EAGAIN;
 }
 
 int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 {
 	const weft_mpmc_geom g = q->g;
-	const size_t stride = (size_t)1 << g.cell_shift, size = g.mask + 1;
-	void **dst = items;
-	for (;;) {
-		size_t left = n - (size_t)(dst - items), pos = 0;
-		size_t k = mpmc_reserve(&g, &q->head, left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX, 1,
-					&pos);
-		for (size_t p = pos, stop = pos + k; p != stop;) {
-			weft_mpmc_cell *c = weft_mpmc_cell_at_(&g, p);
-			size_t seg = mpmc_seg(&g, p);
-			size_t seg_end = seg < stop - p ? p + seg : stop;
-			/* Release (each seq store): pairs with the acquire load of the next
-			 * lap's push: our read of the item happens before its overwrite. */
-			if ((seg_end - p) & 1) {
-				*dst++ = c->item;
-				atomic_store_explicit(&c->seq, p++ + size, memory_order_release);
-				c += stride;
-			}
-			for (; p != seg_end; p += 2, dst += 2, c += 2 * stride) {
-				dst[0] = c->item;
-				atomic_store_explicit(&c->seq, p + size, memory_order_release);
-				dst[1] = c[stride].item;
-				atomic_store_explicit(&c[stride].seq, p + 1 + size,
-						      memory_order_release);
-			}
+	size_t done = mpmc_pop_run(&g, &q->head, items, n < MPMC_RUN_MAX ? n : MPMC_RUN_MAX);
+	if (WEFT_UNLIKELY(done == MPMC_RUN_MAX)) {
+		for (size_t k = MPMC_RUN_MAX; k == MPMC_RUN_MAX && done < n; done += k) {
+			size_t left = n - done;
+			k = mpmc_pop_run(&g, &q->head, items + done,
+					 left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX);
 		}
-		if (k < MPMC_RUN_MAX || (size_t)(dst - items) == n)
-			break;
 	}
-	*moved = (size_t)(dst - items);
-	return dst != items ? 0 : EAGAIN;
+	*moved = done;
+	return done != 0 ? 0 : EAGAIN;
 }
 
 int weft_spsc_push_n_(weft_spsc *q, void *const *items, size_t n, size_t *moved)

@@ -119,9 +119,9 @@ WEFT_TEST(single_thread_every_kind)
 /*
  * mpmc, one thread, rings of 2 to 256 slots: random push_n / pop_n sizes from every
  * starting position, against a model FIFO. A bounded ring takes exactly what fits and
- * gives back exactly what it holds, in order; runs cross the places where the ring's
- * spread layout wraps from its last line back to its first (every capacity / 4
- * positions) and runs longer than the ring.
+ * gives back exactly what it holds, in order; runs cross the end of the cell array
+ * (where a run continues at cells[0], every capacity positions) and runs longer than the
+ * ring.
  */
 WEFT_TEST(mpmc_batches_match_a_model)
 {
@@ -167,6 +167,9 @@ struct run {
 	_Atomic unsigned char *seen; /* P x per_producer */
 	_Atomic uint64_t consumed;
 	_Atomic long errors;
+	bool mixed; /* single push / pop interleaved with the batches */
+	/* Items moved by each path: push, push_n, pop, pop_n (mixed runs check each > 0). */
+	_Atomic uint64_t by_path[4];
 };
 
 struct targ {
@@ -188,9 +191,16 @@ static void *producer(void *arg)
 		for (size_t i = 0; i < want; i++)
 			batch[i] = ITEM(t->id, next + i);
 		size_t off = 0;
+		bool single = r->mixed && weft_test_rand(&rng) % 2;
 		while (off < want) {
 			size_t pushed = 0;
-			int err = weft_queue_push_n(r->q, batch + off, want - off, &pushed);
+			int err;
+			if (single) {
+				err = weft_queue_push(r->q, batch[off]);
+				pushed = err == 0;
+			} else {
+				err = weft_queue_push_n(r->q, batch + off, want - off, &pushed);
+			}
 			if (err == EAGAIN) {
 				sched_yield(); /* full: let a consumer run, even on one CPU */
 				continue;
@@ -200,6 +210,9 @@ static void *producer(void *arg)
 				return NULL;
 			}
 			off += pushed;
+			/* Relaxed: a statistic, read after the threads are joined. */
+			atomic_fetch_add_explicit(&r->by_path[single ? 0 : 1], pushed,
+						  memory_order_relaxed);
 		}
 		next += (uint32_t)want;
 		weft_test_maybe_yield(&rng, 16);
@@ -218,7 +231,15 @@ static void *consumer(void *arg)
 	while (atomic_load_explicit(&r->consumed, memory_order_relaxed) < total) {
 		size_t want = 1 + (size_t)(weft_test_rand(&rng) % 64);
 		size_t popped = 0;
-		int err = weft_queue_pop_n(r->q, batch, want, &popped);
+		bool single = r->mixed && weft_test_rand(&rng) % 2;
+		int err;
+		if (single) {
+			want = 1;
+			err = weft_queue_pop(r->q, &batch[0]);
+			popped = err == 0;
+		} else {
+			err = weft_queue_pop_n(r->q, batch, want, &popped);
+		}
 		if (err == EAGAIN) {
 			sched_yield();
 			continue;
@@ -244,23 +265,26 @@ static void *consumer(void *arg)
 		}
 		/* Relaxed: a termination count; exactly-once is checked on `seen`. */
 		atomic_fetch_add_explicit(&r->consumed, popped, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->by_path[single ? 2 : 3], popped, memory_order_relaxed);
 		weft_test_maybe_yield(&rng, 16);
 	}
 	free(last);
 	return NULL;
 }
 
-static void stress_kind(const kind_info *k)
+static void stress_run(const kind_info *k, size_t capacity, bool mixed)
 {
-	struct run r = { .kind = k };
+	struct run r = { .kind = k, .mixed = mixed };
 	r.P = k->max_p ? k->max_p : 4;
 	r.C = k->max_c ? k->max_c : 4;
 	r.per_producer = (uint32_t)weft_test_scale(40000);
-	r.q = make(k->name, 256);
+	r.q = make(k->name, capacity);
 	r.seen = calloc((size_t)r.P * r.per_producer, 1);
 	CHECK(r.seen != NULL);
 	atomic_init(&r.consumed, 0);
 	atomic_init(&r.errors, 0);
+	for (int i = 0; i < 4; i++)
+		atomic_init(&r.by_path[i], 0);
 	struct targ args[8];
 	for (unsigned i = 0; i < r.P + r.C; i++)
 		args[i] = (struct targ){ &r, i < r.P ? i : i - r.P };
@@ -272,16 +296,32 @@ static void stress_kind(const kind_info *k)
 	uint64_t missing = 0;
 	for (size_t i = 0; i < (size_t)r.P * r.per_producer; i++)
 		missing += atomic_load(&r.seen[i]) != 1;
-	printf("%s: %u x %u, %u items per producer, random batches of 1..64: %llu missing "
-	       "or repeated, %ld errors\n", k->name, r.P, r.C, r.per_producer,
-	       (unsigned long long)missing, atomic_load(&r.errors));
+	uint64_t path[4];
+	for (int i = 0; i < 4; i++)
+		path[i] = atomic_load(&r.by_path[i]);
+	printf("%s, capacity %zu: %u x %u, %u items per producer, random batches of 1..64%s: "
+	       "%llu missing or repeated, %ld errors; items by push %llu, push_n %llu, pop %llu, "
+	       "pop_n %llu\n", k->name, capacity, r.P, r.C, r.per_producer,
+	       mixed ? " mixed with single push / pop" : "", (unsigned long long)missing,
+	       atomic_load(&r.errors), (unsigned long long)path[0], (unsigned long long)path[1],
+	       (unsigned long long)path[2], (unsigned long long)path[3]);
 	CHECK_EQ(missing, 0);
 	CHECK_EQ(atomic_load(&r.errors), 0);
+	CHECK_EQ(path[0] + path[1], (uint64_t)r.P * r.per_producer);
+	CHECK_EQ(path[2] + path[3], (uint64_t)r.P * r.per_producer);
+	if (mixed) /* every path carried items */
+		for (int i = 0; i < 4; i++)
+			CHECK(path[i] > 0);
 	void *left;
 	CHECK_EQ(weft_queue_pop(r.q, &left), EAGAIN);
 	weft_queue_destroy(r.q);
 	free(r.seen);
 	settle();
+}
+
+static void stress_kind(const kind_info *k)
+{
+	stress_run(k, 256, false);
 }
 
 static const kind_info *by_name(const char *name)
@@ -302,3 +342,22 @@ WEFT_STRESS(stress_ck_ring) { stress_kind(by_name("ck_ring")); }
 WEFT_STRESS(stress_urcu_wfcq) { stress_kind(by_name("urcu_wfcq")); }
 WEFT_STRESS(stress_msq) { stress_kind(by_name("msq")); }
 WEFT_STRESS(stress_msq_rcu) { stress_kind(by_name("msq_rcu")); }
+
+/*
+ * The native batch paths of mpmc and sharded against the single push / pop on one queue:
+ * each producer and consumer picks single or batch at random per step, on rings small
+ * enough (2 and 64 slots; sharded: per shard) that runs wrap from the end of the cell array
+ * to its start and stop at full and empty all the time. Exactly once, FIFO per producer
+ * for mpmc, and every path moved items.
+ */
+WEFT_STRESS(mixed_paths_mpmc)
+{
+	stress_run(by_name("mpmc"), 2, true);
+	stress_run(by_name("mpmc"), 64, true);
+}
+
+WEFT_STRESS(mixed_paths_sharded)
+{
+	stress_run(by_name("sharded"), 2, true);
+	stress_run(by_name("sharded"), 64, true);
+}

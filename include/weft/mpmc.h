@@ -36,9 +36,6 @@ typedef struct weft_mpmc_cell {
 typedef struct weft_mpmc_geom {
 	weft_mpmc_cell *cells; /* slots cells, 64-byte aligned */
 	size_t mask;           /* slots - 1 */
-	size_t line_mask;      /* lines - 1, where lines = slots / cells per line */
-	unsigned cell_shift;   /* log2(cells per line) */
-	unsigned line_shift;   /* log2(lines) */
 } weft_mpmc_geom;
 
 typedef struct weft_mpmc {
@@ -49,17 +46,24 @@ typedef struct weft_mpmc {
 } weft_mpmc;
 
 /*
- * The cell of position pos. Consecutive positions are spread over different cache lines
- * (position i lives in line i % lines, entry i / lines), so a line is used again only
- * `lines` positions later: a consumer a few positions behind a producer never shares its
- * line, whatever the distance between them (a layout that packs a run of positions into
- * a few lines, kind to batches, was measured to halve the single-item throughput of
- * sharded queues whenever consumers ran 4 to 12 positions behind producers).
+ * The cell of position pos: cells in position order, four 16-byte cells to a 64-byte line,
+ * so a batch of k positions touches about k / 4 lines and each line crosses between a
+ * producer's and a consumer's core once per four items.
+ *
+ * History: weft once spread consecutive positions over all lines (position i in line
+ * i % lines), so that a consumer a few positions behind a producer never shared its line.
+ * That cost every item its own line: a batch of 64 touched 64 lines, every one of them
+ * last written by the other side's core. Side by side on a shared 2-core machine
+ * (weft-bench queue, capacity 65536, P=C=1 pinned, three alternating pairs) mpmc_b64 ran
+ * at 43-44 Mops/s spread against 145-154 in this layout, sharded_b64 at 52-59 against
+ * 162-166; the single-item rows lost nothing (capacity 1024, P=C=1..8, four alternating
+ * pairs: mpmc 30.5-35.0 spread, 33.7-36.5 here; sharded 31.0-32.5, 37.9-40.4). A third
+ * layout, positions p and p + 4 in one line, did halve single-item sharded throughput:
+ * there a consumer 4 to 12 positions behind shared its line.
  */
 static inline weft_mpmc_cell *weft_mpmc_cell_at_(const weft_mpmc_geom *g, size_t pos)
 {
-	size_t i = pos & g->mask;
-	return &g->cells[((i & g->line_mask) << g->cell_shift) | (i >> g->line_shift)];
+	return &g->cells[pos & g->mask];
 }
 
 static inline weft_mpmc_cell *weft_mpmc_cell_(const weft_mpmc *q, size_t pos)
