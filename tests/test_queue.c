@@ -333,9 +333,9 @@ WEFT_TEST(pop_wait_deadline)
 	}
 }
 
-/* Producers push while consumers block in pop_wait; a pill per consumer ends them. A
- * lost wake-up leaves a consumer asleep with items queued: the case hangs and ctest's
- * timeout fails it. */
+/* Producers push while consumers block in pop_wait; a pill per consumer ends them once
+ * every item is received. A lost wake-up leaves a consumer asleep with items queued: the
+ * case hangs and ctest's timeout fails it. */
 typedef struct pw_run {
 	weft_queue *q;
 	unsigned P, C;
@@ -405,6 +405,12 @@ WEFT_STRESS(pop_wait_no_lost_wakeup)
 		}
 		for (unsigned p = 0; p < run.P; p++)
 			pthread_join(th[run.C + p], NULL);
+		/* Pills only once every item is received: a kind that is not FIFO (sharded)
+		 * may hand a pill out before items pushed earlier. A lost wake-up leaves items
+		 * queued with every consumer asleep, and this wait hangs until ctest's timeout. */
+		while (atomic_load_explicit(&run.received, memory_order_relaxed) <
+		       run.P * run.per_producer)
+			sleep_us(100);
 		for (unsigned c = 0; c < run.C; c++) /* producers joined: main may push (spsc) */
 			push_retry(run.q, PILL);
 		for (unsigned c = 0; c < run.C; c++)
