@@ -50,16 +50,6 @@ test: deps
 bench: bench-deps build
 	mkdir -p $(BUILD)/bench-results
 	$(BUILD)/release/bench/weft-bench --out-dir $(BUILD)/bench-results $(BENCH_ARGS)
-	@# Batches against single items on a ring of 65536 slots: at the default 1024 the
-	@# bench's full/empty back-off (a fixed cost per lap of the ring) hides what batching
-	@# saves (README.md, "Batches"). Only with the default suite.
-	@if [ -z "$(BENCH_ARGS)" ]; then \
-		echo "== queue batches, capacity 65536"; \
-		$(BUILD)/release/bench/weft-bench queue --capacity 65536 \
-			--impl mpmc,mpmc_b16,mpmc_b64,sharded,sharded_b16,sharded_b64 \
-			--json $(BUILD)/bench-results/batch-65536.json \
-			--csv $(BUILD)/bench-results/batch-65536.csv; \
-	fi
 
 clean:
 	rm -rf $(BUILD)

@@ -196,6 +196,23 @@ int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 	return done != 0 ? 0 : EAGAIN;
 }
 
+/*
+ * After a pop of k items, fetch the lines of the next k positions from head (the next
+ * pop's, if the caller pops the same amount): in a ring that runs full, a producer wrote
+ * them a lap ago and they sit in its cache, so the next pop would stall on each line in
+ * turn; fetched now, the transfers overlap with the caller's use of the items it just
+ * took. A hint only: no ordering, nothing is read through it (the pop's acquire loads
+ * decide). Measured on the 2-core VM (a line moves between its cores in ~225 ns): weft-bench
+ * queue, capacity 1024, 1+1, mpmc_b64 232 -> 308-338 Mops/s.
+ */
+static inline void mpmc_prefetch_next(const weft_mpmc_geom *g, _Atomic size_t *head, size_t k)
+{
+	/* Relaxed: a guess at where the next pop starts; any value is a valid position. */
+	size_t next = atomic_load_explicit(head, memory_order_relaxed);
+	for (size_t j = 0; j < k; j += WEFT_CACHELINE / sizeof(weft_mpmc_cell))
+		__builtin_prefetch(&g->cells[(next + j) & g->mask], 0, 3);
+}
+
 int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 {
 	const weft_mpmc_geom g = q->g;
@@ -207,6 +224,8 @@ int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 					 left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX);
 		}
 	}
+	if (done > 1)
+		mpmc_prefetch_next(&g, &q->head, done < MPMC_RUN_MAX ? done : MPMC_RUN_MAX);
 	*moved = done;
 	return done != 0 ? 0 : EAGAIN;
 }
