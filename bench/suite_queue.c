@@ -47,6 +47,9 @@ typedef struct q_ops {
 
 typedef struct q_prod {
 	_Alignas(BENCH_PAD) uint64_t pushed; /* sequences 1 .. pushed went in */
+#ifdef WEFT_BENCH_QUEUE_STATS
+	_Atomic uint64_t pushed_pub; /* pushed, for the fill samples (qs_fill) */
+#endif
 } q_prod;
 
 /* What a consumer took, in registers while it pops (q_cons keeps the running totals). */
@@ -57,6 +60,9 @@ typedef struct q_tally {
 typedef struct q_cons {
 	_Alignas(BENCH_PAD) q_tally t;
 	uint64_t *last; /* per producer: the last sequence seen */
+#ifdef WEFT_BENCH_QUEUE_STATS
+	_Atomic uint64_t taken_pub; /* t.count, for the fill samples (qs_fill) */
+#endif
 } q_cons;
 
 typedef struct q_state {
@@ -64,6 +70,7 @@ typedef struct q_state {
 	void *q;
 	unsigned P, C;
 	bool fifo;
+	size_t capacity;
 	_Alignas(BENCH_PAD) _Atomic unsigned warm_done;
 	_Alignas(BENCH_PAD) _Atomic unsigned end_done;
 	q_prod *prod;
@@ -81,6 +88,7 @@ typedef struct q_state {
 enum { QS_PUSH, QS_POP, QS_BUCKETS = 8 }; /* moved: 0, 1, 2-3, 4-7, 8-15, 16, 17-63, 64 */
 typedef struct qs_side {
 	uint64_t calls, items, spins, yields, hist[QS_BUCKETS];
+	uint64_t fills, fill_sum, fill_hist[8]; /* push side: fill samples, in eighths */
 } qs_side;
 static _Thread_local qs_side qs_local[2];
 static qs_side qs_total[2];
@@ -134,15 +142,54 @@ static void qs_print(const q_state *s)
 			(double)q->spins / n, (double)q->yields / n);
 		for (int b = 0; b < QS_BUCKETS; b++)
 			fprintf(stderr, " %llu", (unsigned long long)q->hist[b]);
+		if (i == QS_PUSH && q->fills) {
+			fprintf(stderr, "; fill mean %.0f of %zu, samples per eighth:",
+				(double)q->fill_sum / (double)q->fills, s->capacity);
+			for (int b = 0; b < 8; b++)
+				fprintf(stderr, " %llu", (unsigned long long)q->fill_hist[b]);
+		}
 		fputc('\n', stderr);
 	}
 	memset(qs_total, 0, sizeof qs_total);
 }
+/*
+ * Every 64th push call: how full the queue is, as items pushed minus items the consumers
+ * have counted (both published relaxed, on the threads' own lines; an item popped but
+ * not yet counted reads as still inside). In eighths of the capacity, the last eighth
+ * holding anything at or beyond 7/8 (an unbounded kind past its nominal capacity too).
+ * Which end of a bounded ring the threads work at decides what a batch costs: see
+ * bench/README.md, "Queue call statistics".
+ */
+static void qs_fill(const q_state *s)
+{
+	qs_side *l = &qs_local[QS_PUSH];
+	if ((l->calls & 63) != 0)
+		return;
+	uint64_t in = 0, out = 0;
+	/* Relaxed: a sample; nothing is read through it. */
+	for (unsigned i = 0; i < s->P; i++)
+		in += atomic_load_explicit(&s->prod[i].pushed_pub, memory_order_relaxed);
+	for (unsigned i = 0; i < s->C; i++)
+		out += atomic_load_explicit(&s->cons[i].taken_pub, memory_order_relaxed);
+	uint64_t f = in > out ? in - out : 0, cap = s->capacity ? s->capacity : 1;
+	uint64_t e = f * 8 / cap;
+	l->fills++;
+	l->fill_sum += f;
+	l->fill_hist[e > 7 ? 7 : e]++;
+}
+
 #define QS_CALL(side, moved) qs_call(side, moved)
 #define QS_BACKOFF(side, idle) qs_backoff(side, idle)
+/* Relaxed: read only by qs_fill's samples. */
+#define QS_PUSHED(p) atomic_store_explicit(&(p)->pushed_pub, (p)->pushed, memory_order_relaxed)
+#define QS_TAKEN(c) atomic_store_explicit(&(c)->taken_pub, (c)->t.count, memory_order_relaxed)
+#define QS_FILL(s) qs_fill(s)
 #else
 #define QS_CALL(side, moved) ((void)0)
 #define QS_BACKOFF(side, idle) ((void)0)
+#define QS_PUSHED(p) ((void)0)
+#define QS_TAKEN(c) ((void)0)
+#define QS_FILL(s) ((void)0)
 #endif
 
 /* ---- the suite's own peers (only without weft's queue interface) ---- */
@@ -160,6 +207,7 @@ static void *q_create_with(const q_ops *ops, bool fifo, const bench_shape *sh, c
 	s->P = sh->producers;
 	s->C = sh->consumers;
 	s->fifo = fifo;
+	s->capacity = sh->capacity;
 	s->prod = aligned_alloc(BENCH_PAD, sizeof *s->prod * s->P);
 	s->cons = aligned_alloc(BENCH_PAD, sizeof *s->cons * s->C);
 	if (!s->prod || !s->cons)
@@ -249,6 +297,7 @@ static void take_all(q_state *s, q_cons *c, void *const *items, size_t n)
 		for (size_t i = 0; i < n; i++)
 			take(&t, last, P, false, items[i]);
 	c->t = t;
+	QS_TAKEN(c);
 }
 
 static inline void *item_of(unsigned producer, uint64_t seq)
@@ -266,6 +315,8 @@ static uint64_t produce(q_state *s, bench_thread *t)
 		QS_CALL(QS_PUSH, rc == 0);
 		if (rc == 0) {
 			p->pushed++;
+			QS_PUSHED(p);
+			QS_FILL(s);
 			done++;
 			t->idle = 0;
 			continue;
@@ -338,6 +389,8 @@ static uint64_t produce_n(q_state *s, bench_thread *t)
 	QS_CALL(QS_PUSH, moved);
 	t->idle = 0;
 	p->pushed += moved;
+	QS_PUSHED(p);
+	QS_FILL(s);
 	return moved;
 }
 
