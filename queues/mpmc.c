@@ -94,7 +94,7 @@ static int mpmc_pop(void *impl, void **item)
 
 static int mpmc_push_n(void *impl, void *const *items, size_t n, size_t *moved)
 {
-	return weft_mpmc_push_n_(impl, items, n, moved);
+	return weft_mpmc_push_n_paced_(impl, items, n, moved);
 }
 
 static int mpmc_pop_n(void *impl, void **items, size_t n, size_t *moved)

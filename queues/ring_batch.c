@@ -197,14 +197,68 @@ int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
 }
 
 /*
+ * Pacing of the mpmc kind's batch push (weft_mpmc_push_n_paced_). Measured with the
+ * fill samples of weft-bench's queue statistics (bench/README.md): at 1+1 a ring whose
+ * producer is faster than its consumer runs full, and then each push works on the lines
+ * the consumer freed a moment ago while the consumer still works next to them. Our
+ * reading (no hardware counters on the VM): each line then waits for the other side's
+ * last store before it can move, and a call of 16 costs about two line transfers in a
+ * row on each side, where with the two sides apart the transfers overlap (mpmc_b16 at 80-110 Mops/s in the
+ * minutes when a line takes ~250 ns between the VM's two vCPUs, against 150-230 when the
+ * ring runs neither full nor empty). So before a batch push of n, the producer looks at
+ * the cell PACE_GAP positions past the end of its run: while that cell still holds an
+ * item (fewer than n + PACE_GAP slots free), it waits, PACE_POLLS looks at most,
+ * PACE_PAUSES pauses apart (up to ~5 us on the 2-core VM, where a pause is ~20 ns), for
+ * the consumers to free it, then pushes what fits: what it takes never changes, only when.
+ * The faster side waits where it would otherwise have chased the slower one, whose pace
+ * is the ring's anyway. Only rings of at least 2 (n + PACE_GAP) slots, where the gap is a
+ * small part of the ring. Measured side by side (weft-bench queue, capacity 1024, runs
+ * of one repeat interleaved): in minutes when the ring ran full, mpmc_b16 at 1+1 went
+ * from 90 Mops/s (median of 100; tenth percentile 85; full in 91 of them) to 147 (124;
+ * none full), and at 2+2..8+8 from 77-82 to 110-126, single pushes 26-29 in both;
+ * mpmc_b64 243 -> 236 (40 runs). Across the VM's phases (150 runs, 32 looks, and no
+ * prefetch after pops of 16 as below): median 296 -> 346, lowest 157 -> 187.
+ */
+#define PACE_GAP 64
+#define PACE_POLLS 16
+#define PACE_PAUSES 16
+
+int weft_mpmc_push_n_paced_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
+{
+	const size_t size = q->g.mask + 1;
+	if (n <= size / 2 && PACE_GAP <= size / 2 - n) {
+		/* Relaxed (both loads): a guess at where the push goes and a look at how far
+		 * the consumers are; the push itself decides as always. */
+		size_t far = atomic_load_explicit(&q->tail, memory_order_relaxed) + n - 1 + PACE_GAP;
+		const weft_mpmc_cell *c = &q->g.cells[far & q->g.mask];
+		for (int poll = 0; poll < PACE_POLLS; poll++) {
+			size_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+			if ((intptr_t)(seq - far) >= 0)
+				break; /* free for position far (or the ring has moved past it) */
+			for (int i = 0; i < PACE_PAUSES; i++)
+				weft_cpu_relax();
+		}
+	}
+	return weft_mpmc_push_n_(q, items, n, moved);
+}
+
+/*
  * After a pop of k items, fetch the lines of the next k positions from head (the next
  * pop's, if the caller pops the same amount): in a ring that runs full, a producer wrote
  * them a lap ago and they sit in its cache, so the next pop would stall on each line in
  * turn; fetched now, the transfers overlap with the caller's use of the items it just
  * took. A hint only: no ordering, nothing is read through it (the pop's acquire loads
  * decide). Measured on the 2-core VM (a line moves between its cores in ~225 ns): weft-bench
- * queue, capacity 1024, 1+1, mpmc_b64 232 -> 308-338 Mops/s.
+ * queue, capacity 1024, 1+1, mpmc_b64 232 -> 308-338 Mops/s. Only after pops of at least
+ * PREFETCH_MIN: when the ring runs empty, the next run is the producer's, and fetching
+ * its lines while the producer still writes them makes it fetch them back for its next
+ * stores; over a run of 16 (four lines) that cost more than the prefetch saved
+ * (mpmc_b16 at 1+1, runs that ran empty: 91-98 with it, 154-155 without; with the
+ * pacing above, 150 interleaved runs: tenth percentile 166 with a prefetch that first
+ * checks the run is published, 209 without any), while runs of 64 gain (mpmc_b64 at 1+1:
+ * 187-197 without it, 266-327 with it, in the same minutes).
  */
+#define PREFETCH_MIN 32
 static inline void mpmc_prefetch_next(const weft_mpmc_geom *g, _Atomic size_t *head, size_t k)
 {
 	/* Relaxed: a guess at where the next pop starts; any value is a valid position. */
@@ -224,7 +278,7 @@ int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved)
 					 left < MPMC_RUN_MAX ? left : MPMC_RUN_MAX);
 		}
 	}
-	if (done > 1)
+	if (done >= PREFETCH_MIN)
 		mpmc_prefetch_next(&g, &q->head, done < MPMC_RUN_MAX ? done : MPMC_RUN_MAX);
 	*moved = done;
 	return done != 0 ? 0 : EAGAIN;

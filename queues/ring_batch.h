@@ -11,6 +11,9 @@
 #include <weft/spsc.h>
 
 int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved);
+/* As weft_mpmc_push_n_, after a bounded wait while the ring is nearly full (the mpmc
+ * kind's push_n; the sharded queue's shards go to their next shard instead). */
+int weft_mpmc_push_n_paced_(weft_mpmc *q, void *const *items, size_t n, size_t *moved);
 int weft_mpmc_pop_n_(weft_mpmc *q, void **items, size_t n, size_t *moved);
 int weft_spsc_push_n_(weft_spsc *q, void *const *items, size_t n, size_t *moved);
 int weft_spsc_pop_n_(weft_spsc *q, void **items, size_t n, size_t *moved);

@@ -157,6 +157,45 @@ WEFT_TEST(mpmc_batches_match_a_model)
 	}
 }
 
+/*
+ * mpmc's batch push waits a little while a large ring is nearly full (fewer than n + 64
+ * slots free, queues/ring_batch.c, "Pacing"); it must still take exactly what fits, and
+ * come back when nobody frees anything. Rings of 1024 and 4096, room of 0 to 100 slots
+ * left, batches of 1, 16, 64 and 300.
+ */
+WEFT_TEST(mpmc_paced_push_takes_what_fits)
+{
+	static const size_t caps[] = { 1024, 4096 }, sizes[] = { 1, 16, 64, 300 };
+	static void *in[4096 + 300], *out[4096];
+	for (size_t i = 0; i < 4096 + 300; i++)
+		in[i] = ITEM(0, i + 1);
+	for (size_t c = 0; c < 2; c++) {
+		weft_queue *q = make("mpmc", caps[c]);
+		for (size_t room = 0; room <= 100; room += 7) {
+			for (size_t b = 0; b < 4; b++) {
+				size_t n = sizes[b], moved = 0, filled = 0;
+				while (filled < caps[c] - room) {
+					size_t want = caps[c] - room - filled;
+					CHECK_EQ(weft_queue_push_n(q, in + filled, want < 64 ? want : 64,
+								   &moved), 0);
+					filled += moved;
+				}
+				size_t fits = n < room ? n : room;
+				CHECK_EQ(weft_queue_push_n(q, in + filled, n, &moved), (fits ? 0 : EAGAIN));
+				CHECK_EQ(moved, fits);
+				filled += moved;
+				size_t got = 0;
+				while (weft_queue_pop_n(q, out + got, 64, &moved) == 0)
+					got += moved;
+				CHECK_EQ(got, filled);
+				for (size_t i = 0; i < got; i++)
+					CHECK(out[i] == in[i]);
+			}
+		}
+		weft_queue_destroy(q);
+	}
+}
+
 /* ---- P x C stress ---- */
 
 struct run {

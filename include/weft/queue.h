@@ -62,7 +62,10 @@ WEFT_API int weft_queue_pop(weft_queue *q, void **item);
  * Per kind: `mpmc` and `sharded` reserve a run of up to 64 slots with one CAS of the
  * ring's tail, then publish each slot with a plain store (for `sharded`: home shard first,
  * the next shards only for what home had no room for); `spsc` fills the slots and
- * publishes them with one store; every other kind loops over its single push.
+ * publishes them with one store; every other kind loops over its single push. An `mpmc`
+ * batch push into a nearly full ring (fewer than n + 64 slots free, in a ring of at least
+ * 2 (n + 64)) first waits a few microseconds at most for the consumers to free more, so
+ * that it does not work on the lines they are still using; what fits still goes in.
  * Thread-safety and ordering: as weft_queue_push, for each item. Wakes one waiting
  * consumer per item.
  */
