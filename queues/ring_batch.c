@@ -203,21 +203,28 @@ int weft_mpmc_push_n_(weft_mpmc *q, void *const *items, size_t n, size_t *moved)
  * the consumer freed a moment ago while the consumer still works next to them. Our
  * reading (no hardware counters on the VM): each line then waits for the other side's
  * last store before it can move, and a call of 16 costs about two line transfers in a
- * row on each side, where with the two sides apart the transfers overlap (mpmc_b16 at 80-110 Mops/s in the
- * minutes when a line takes ~250 ns between the VM's two vCPUs, against 150-230 when the
- * ring runs neither full nor empty). So before a batch push of n, the producer looks at
- * the cell PACE_GAP positions past the end of its run: while that cell still holds an
- * item (fewer than n + PACE_GAP slots free), it waits, PACE_POLLS looks at most,
- * PACE_PAUSES pauses apart (up to ~5 us on the 2-core VM, where a pause is ~20 ns), for
- * the consumers to free it, then pushes what fits: what it takes never changes, only when.
- * The faster side waits where it would otherwise have chased the slower one, whose pace
- * is the ring's anyway. Only rings of at least 2 (n + PACE_GAP) slots, where the gap is a
- * small part of the ring. Measured side by side (weft-bench queue, capacity 1024, runs
- * of one repeat interleaved): in minutes when the ring ran full, mpmc_b16 at 1+1 went
- * from 90 Mops/s (median of 100; tenth percentile 85; full in 91 of them) to 147 (124;
- * none full), and at 2+2..8+8 from 77-82 to 110-126, single pushes 26-29 in both;
- * mpmc_b64 243 -> 236 (40 runs). Across the VM's phases (150 runs, 32 looks, and no
- * prefetch after pops of 16 as below): median 296 -> 346, lowest 157 -> 187.
+ * row on each side, where with the two sides apart the transfers overlap (mpmc_b16 at
+ * 80-110 Mops/s in the minutes when a line takes ~250 ns between the VM's two vCPUs,
+ * against 150-230 when the ring runs neither full nor empty). So before a batch push of
+ * n, the producer looks at the cell PACE_GAP positions past the end of its run: while
+ * that cell still holds an item (fewer than n + PACE_GAP slots free), it waits,
+ * PACE_POLLS looks at most, PACE_PAUSES pauses apart (up to ~5 us on the 2-core VM, where
+ * a pause is ~20 ns), for the consumers to free it, then pushes what fits: what it takes
+ * never changes, only when. The faster side waits where it would otherwise have chased
+ * the slower one, whose pace is the ring's anyway. Only rings of at least 2 (n + PACE_GAP)
+ * slots, where the gap is a small part of the ring.
+ *
+ * Measured side by side (weft-bench queue, capacity 1024, runs of one repeat
+ * interleaved): in minutes when the ring ran full, mpmc_b16 at 1+1 went from 90 Mops/s
+ * (median of 100; tenth percentile 85; full in 91 of them) to 147 (124; none full), and
+ * at 2+2..8+8 from 77-82 to 110-126, single pushes 26-29 in both; mpmc_b64 243 -> 236
+ * (40 runs). Across the VM's phases (150 runs, 32 looks, and no prefetch after pops of
+ * 16 as below): median 296 -> 346, lowest 157 -> 187.
+ *
+ * The cell of position far (= tail + n - 1 + PACE_GAP) holds seq far - size (its push
+ * claimed, not published), far - size + 1 (an item not yet popped) or far (free): far -
+ * size is below tail, so its push has claimed it. seq - far < 0 is "not free yet"; a
+ * newer seq means the ring moved past while we looked.
  */
 #define PACE_GAP 64
 #define PACE_POLLS 16
