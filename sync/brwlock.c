@@ -311,8 +311,21 @@ static void brw_retreat(_Atomic uint32_t *s)
 		weft_unpark(s, 1);
 }
 
-/* Wait until no writer is pending or inside. Returns 0, or ctx's error. */
-static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx)
+/*
+ * Wait until no writer is pending or inside. Returns 0, or ctx's error. own: the waiting
+ * reader's own slot, or NULL (a writer, or a reader of the shared slot).
+ *
+ * While a reader waits, it keeps asking for its own slot's line for writing (a prefetch:
+ * no ordering, nothing read through it). The writer's drain read that line, so without
+ * this the reader's announcement after the writer leaves first waits for the line to come
+ * back (a transfer) on top of the one that brings it wflag; with it, the line is back by
+ * then. Harmless to the writer: the slot holds no read lock while its reader waits here,
+ * so the drain reads it once and moves on (a later drain just takes it again). Measured
+ * side by side (weft-bench rwlock, 99% reads, 2 threads on the 2-core VM, two sets of 30
+ * interleaved single-repeat rounds): 80.3 -> 83.8 and 80.1 -> 83.6 Mops/s (ck_brlock
+ * 90.3-90.6); 4 and 8 threads 92-103 -> 98-104.
+ */
+static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx, _Atomic uint32_t *own)
 {
 	struct brw_spin sp = BRW_SPIN_INIT(WAIT_SPIN);
 	for (;;) {
@@ -322,6 +335,8 @@ static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx)
 			brw_spin_learn(&sp);
 			return 0;
 		}
+		if (own != NULL)
+			__builtin_prefetch((const void *)own, 1, 3);
 		if (brw_spin(l, &sp))
 			continue;
 		/* Invariant 1: park only on a value carrying WRITER and WAIT. */
@@ -341,7 +356,7 @@ static int brw_rdlock_shared(weft_brwlock *l, weft_ctx *ctx)
 	_Atomic uint32_t *s = brw_slot(l, 0);
 	brw_mark_used(l, 0);
 	for (;;) {
-		int r = brw_wait_writer(l, ctx);
+		int r = brw_wait_writer(l, ctx, NULL);
 		if (r != 0)
 			return r;
 		/* Relaxed: the CAS checks it. */
@@ -385,7 +400,7 @@ int weft_brwlock_rdlock_slow_(weft_brwlock *l, weft_ctx *ctx, bool announced)
 	for (;;) {
 		if (announced)
 			brw_retreat(s);
-		int r = brw_wait_writer(l, ctx);
+		int r = brw_wait_writer(l, ctx, s);
 		if (r != 0)
 			return r;
 		/* The Dekker pair described at the top of this file. */
@@ -575,7 +590,7 @@ static int brw_claim(weft_brwlock *l, weft_ctx *ctx)
 							  memory_order_relaxed))
 			return 0;
 		brw_count_writer(l);
-		int r = brw_wait_writer(l, ctx);
+		int r = brw_wait_writer(l, ctx, NULL);
 		if (r != 0)
 			return r;
 	}
