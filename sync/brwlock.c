@@ -329,14 +329,16 @@ static void brw_retreat(_Atomic uint32_t *s)
  *
  * And it looks at wflag less and less often: WAIT_POLL_MIN pauses between its first two
  * looks, twice as many each time after, up to WAIT_POLL_MAX (the pauses still count
- * against WAIT_SPIN as before, so a waiter parks as soon as it did). Each look takes
- * wflag's line back from the writer, whose leaving exchange then has to fetch it again
- * (a line transfer, ~225 ns here) before the waiter can see it change; a waiter that looks
- * seldom leaves the line with the writer for most of its hold, and sees the change one
- * transfer after it instead of two. The price: a waiter may notice the writer's leaving up
- * to WAIT_POLL_MAX pauses late (~0.6 us here). Measured side by side as above: one pause
+ * against WAIT_SPIN as before, so a waiter parks as soon as it did). Why it pays is not
+ * settled: the look that first saw WRITER already holds a copy of wflag's line, and the
+ * writer does not write it again until it leaves, so later looks should hit that copy;
+ * the gain was measured, not derived (the VM has no hardware counters to ask). The
+ * price: a waiter may notice the writer's leaving up to WAIT_POLL_MAX pauses late
+ * (a pause is ~20 ns here, so ~0.6 us). Measured side by side as above: one pause
  * between looks 79.9-84.2 Mops/s at 2 threads, 4 up to 32 pauses 87.2-92.7, 8 up to 64
- * 89.8-91.2 (ck_brlock 85.3-91.7 in the same rounds); 4 and 8 threads unchanged.
+ * 89.8-91.2 (ck_brlock 85.3-91.7 in the same rounds); 4 and 8 threads unchanged. On
+ * 2026-12-01 (90-100 interleaved rounds each): a first gap of 1 pause 86.1 against 90.3,
+ * of 8 89.9 against 90.1, gaps capped at 16 85.8 and at 64 90.3 against 90.1.
  */
 static int brw_wait_writer(weft_brwlock *l, weft_ctx *ctx, _Atomic uint32_t *own)
 {
